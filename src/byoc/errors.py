@@ -1,0 +1,89 @@
+"""Exceptions that carry an HTTP status.
+
+Handlers may raise any of these (or any exception with an integer ``status_code``
+attribute, such as the sagemaker-inference toolkit's ``BaseInferenceToolkitError``)
+to choose the status the client sees. The client always gets a JSON body
+``{"error": code, "message": text}``; tracebacks go to the log only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadRequest",
+    "ByocError",
+    "InternalError",
+    "ModelError",
+    "NotAcceptable",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "SettingsError",
+    "UnsupportedMediaType",
+]
+
+
+class ByocError(Exception):
+    """Base class: an error with an HTTP status and a short machine-readable code."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+
+class BadRequest(ByocError):
+    """The request body could not be decoded (400)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class NotAcceptable(ByocError):
+    """No media type in Accept can be produced (406)."""
+
+    status = 406
+    code = "not_acceptable"
+
+
+class PayloadTooLarge(ByocError):
+    """The body is over the configured limit (413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ByocError):
+    """The request's Content-Type cannot be decoded (415)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ModelError(ByocError):
+    """The handler or the model failed while answering (500)."""
+
+    status = 500
+    code = "model_error"
+
+
+class InternalError(ByocError):
+    """byoc itself failed (500)."""
+
+    status = 500
+    code = "internal_error"
+
+
+class ServiceUnavailable(ByocError):
+    """The model is not loaded (yet), or the worker is saturated (503)."""
+
+    status = 503
+    code = "model_not_ready"
+
+
+class SettingsError(ValueError):
+    """A setting read from the environment is invalid; raised at start-up."""

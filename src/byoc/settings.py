@@ -1,0 +1,171 @@
+"""Serving settings: one typed, validated object read from the environment.
+
+SageMaker's own variables (``SAGEMAKER_*``) keep their meaning; byoc's own knobs are
+``BYOC_*``. Nothing here is read at import time: call :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+from .paths import DEFAULT_ROOT, MLPaths
+
+__all__ = ["Settings", "cpu_count"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (honours taskset/cgroup affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: must be a whole number") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}={raw!r}: must be between {lo} and {hi}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: must be a number") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}={raw!r}: must be between {lo:g} and {hi:g}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r}: must be true or false")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={raw!r}: must be one of {', '.join(choices)}")
+    return value
+
+
+def _log_level(env: Mapping[str, str]) -> int:
+    for name in ("BYOC_LOG_LEVEL", "SAGEMAKER_CONTAINER_LOG_LEVEL"):
+        raw = env.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        value = raw.strip()
+        if value.isdigit():
+            return int(value)
+        level = logging.getLevelName(value.upper())
+        if isinstance(level, int):
+            return level
+        raise SettingsError(f"{name}={raw!r}: must be a level name (INFO, DEBUG, ...) or number")
+    return logging.INFO
+
+
+def _port_range(env: Mapping[str, str]) -> tuple[int, int] | None:
+    raw = env.get("SAGEMAKER_SAFE_PORT_RANGE")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        lo_s, hi_s = raw.strip().split("-", 1)
+        lo, hi = int(lo_s), int(hi_s)
+    except ValueError:
+        raise SettingsError(
+            f"SAGEMAKER_SAFE_PORT_RANGE={raw!r}: must look like 20000-20999"
+        ) from None
+    if not 1 <= lo <= hi <= 65535:
+        raise SettingsError(f"SAGEMAKER_SAFE_PORT_RANGE={raw!r}: not a valid port range")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the serving runtime can be told. Defaults are SageMaker's."""
+
+    paths: MLPaths = field(default_factory=MLPaths)
+    host: str = "0.0.0.0"
+    port: int = 8080
+    workers: int = 1
+    threads: int = 4
+    timeout: int = 60
+    graceful_timeout: int = 25
+    max_payload_bytes: int = 6 * 1024 * 1024
+    default_accept: str | None = None
+    handler: str | None = None
+    program: str = "inference.py"
+    preload: bool = False
+    handler_concurrency: int = 1
+    hot_path: bool = True
+    access_log: bool = True
+    log_format: str = "text"
+    log_level: int = logging.INFO
+    batch: bool = False
+    multi_model: bool = False
+    safe_port_range: tuple[int, int] | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read and validate the environment; raise :class:`SettingsError` naming the culprit."""
+        e = os.environ if env is None else env
+        timeout = _int(e, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1, 86400)
+        timeout = _int(e, "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", timeout, 1, 86400)
+        payload_mb = _float(e, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6.0, 0.001, 1024.0)
+        default_accept = (e.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or "").strip() or None
+        if default_accept is not None and "/" not in default_accept:
+            raise SettingsError(
+                f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={default_accept!r}: must be a media type"
+            )
+        settings = cls(
+            paths=MLPaths(Path(e.get("SAGEMAKER_BASE_DIR") or DEFAULT_ROOT)),
+            host=(e.get("BYOC_HOST") or "0.0.0.0").strip(),
+            port=_int(e, "SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535),
+            workers=_int(e, "SAGEMAKER_MODEL_SERVER_WORKERS", cpu_count(), 1, 512),
+            threads=_int(e, "BYOC_THREADS", 4, 1, 1024),
+            timeout=timeout,
+            graceful_timeout=_int(e, "BYOC_GRACEFUL_TIMEOUT", 25, 1, 3600),
+            max_payload_bytes=int(payload_mb * 1024 * 1024),
+            default_accept=default_accept,
+            handler=(e.get("BYOC_HANDLER") or "").strip() or None,
+            program=(e.get("SAGEMAKER_PROGRAM") or "inference.py").strip(),
+            preload=_bool(e, "BYOC_PRELOAD_MODEL", False),
+            handler_concurrency=_int(e, "BYOC_HANDLER_CONCURRENCY", 1, 1, 1024),
+            hot_path=_bool(e, "BYOC_HOT_PATH", True),
+            access_log=_bool(e, "BYOC_ACCESS_LOG", True),
+            log_format=_choice(e, "BYOC_LOG_FORMAT", "text", ("text", "json")),
+            log_level=_log_level(e),
+            batch=_bool(e, "SAGEMAKER_BATCH", False),
+            multi_model=_bool(e, "SAGEMAKER_MULTI_MODEL", False),
+            safe_port_range=_port_range(e),
+        )
+        return replace(settings, **overrides) if overrides else settings
