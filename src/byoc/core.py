@@ -10,9 +10,9 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,13 +30,13 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .handler import HandlerFn, Handlers, load_handlers
+from .logs import AccessLog
 from .media import MediaType, negotiate, parse_accept, parse_media_type
 from .settings import Settings
 
 __all__ = ["ModelState", "Response", "Service", "error_response"]
 
 log = logging.getLogger("byoc.serving")
-access_log = logging.getLogger("byoc.access")
 
 JSON = "application/json"
 # What input_fn/transform_fn receive as str (UTF-8 decoded); everything else is bytes.
@@ -99,7 +99,17 @@ class Service:
         self._state = ModelState.LOADING
         self._failure: str | None = None
         self._loaded = threading.Event()
-        self._slots = threading.BoundedSemaphore(settings.handler_concurrency)
+        # A plain lock (C-level) when handler calls are serialised, the common case.
+        self._slots: threading.Semaphore | threading.Lock = (
+            threading.Lock()
+            if settings.handler_concurrency == 1
+            else threading.Semaphore(settings.handler_concurrency)
+        )
+        self._access = (
+            AccessLog(settings.log_format)
+            if settings.access_log and settings.log_level <= logging.INFO
+            else None
+        )
         self._negotiated: dict[tuple[str | None, str | None], str | None] = {}
         self._model_dir = str(settings.paths.model_dir)
 
@@ -181,7 +191,7 @@ class Service:
     ) -> Response:
         """Answer one ``/invocations`` request; never raises."""
         started = time.perf_counter()
-        inference_id = attributes.get(INFERENCE_ID) or uuid.uuid4().hex
+        inference_id = attributes.get(INFERENCE_ID) or os.urandom(16).hex()
         try:
             response = self._invoke(body, content_type, accept, attributes, inference_id)
         except ByocError as exc:
@@ -189,20 +199,14 @@ class Service:
         except Exception as exc:  # a bug of ours: log it, answer 500
             log.exception("internal error in request %s", inference_id)
             response = error_response(InternalError(f"{type(exc).__name__}: {exc}"), inference_id)
-        if self.settings.access_log:
+        if self._access is not None:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
-            access_log.info(
-                "POST /invocations %d %.2fms in=%d out=%d id=%s",
-                response.status,
-                elapsed_ms,
-                len(body),
-                len(response.body),
-                inference_id,
-                extra={
-                    "inference_id": inference_id,
-                    "status": response.status,
-                    "duration_ms": round(elapsed_ms, 3),
-                },
+            self._access.write(
+                f"POST /invocations {response.status} {elapsed_ms:.2f}ms "
+                f"in={len(body)} out={len(response.body)} id={inference_id}",
+                inference_id=inference_id,
+                status=response.status,
+                duration_ms=round(elapsed_ms, 3),
             )
         return response
 

@@ -21,7 +21,7 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -85,13 +85,15 @@ class Handlers:
     pre_model_fn: HandlerFn | None = None
     model_warmup_fn: HandlerFn | None = None
 
-    @property
-    def needs_context(self) -> bool:
-        """Whether any per-request function takes ``context``."""
-        return any(
+    needs_context: bool = field(init=False)
+    """Whether any per-request function takes ``context`` (else none is built)."""
+
+    def __post_init__(self) -> None:
+        needs = any(
             f is not None and f.takes_context
             for f in (self.input_fn, self.predict_fn, self.output_fn, self.transform_fn)
         )
+        object.__setattr__(self, "needs_context", needs)
 
     @classmethod
     def from_module(cls, module: ModuleType, source: str | None = None) -> Handlers:

@@ -15,16 +15,17 @@ class MediaType:
 
     essence: str
     params: tuple[tuple[str, str], ...] = ()
+    charset: str = field(init=False)
+    """The ``charset`` parameter, lower-cased; ``utf-8`` when absent."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "charset", self.param("charset") or "utf-8")
 
     def param(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.params:
             if key == name:
                 return value
         return default
-
-    @property
-    def charset(self) -> str:
-        return self.param("charset") or "utf-8"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ def as_array_if_numeric(value: Any) -> Any:
     return value
 
 
+_ENCODER = _json.JSONEncoder(default=to_jsonable)
+
+
 class JsonCodec:
     media_type = "application/json"
 
@@ -59,7 +62,7 @@ class JsonCodec:
         if isinstance(obj, np.ndarray):
             obj = obj.tolist()
         try:
-            return _json.dumps(obj, default=to_jsonable, allow_nan=True).encode()
+            return _ENCODER.encode(obj).encode()
         except (TypeError, ValueError) as exc:
             raise ModelError(f"prediction cannot be encoded as JSON: {exc}") from None
 

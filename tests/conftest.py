@@ -1,0 +1,48 @@
+"""Shared fixtures: a temporary /opt/ml tree, handler files, in-process clients."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from byoc.app import create_app
+from byoc.core import Service
+from byoc.settings import Settings
+
+HANDLERS = Path(__file__).parent / "handlers"
+
+
+@pytest.fixture
+def ml_root(tmp_path: Path) -> Path:
+    (tmp_path / "model" / "code").mkdir(parents=True)
+    return tmp_path
+
+
+def write_handler(ml_root: Path, source: str, name: str = "inference.py") -> Path:
+    target = ml_root / "model" / "code" / name
+    target.write_text(textwrap.dedent(source))
+    return target
+
+
+ClientFactory = Callable[..., FlaskClient]
+
+
+@pytest.fixture(params=[True, False], ids=["hot-path", "flask"])
+def make_client(request: pytest.FixtureRequest, ml_root: Path) -> Iterator[ClientFactory]:
+    """Build a loaded app over ``ml_root``; every in-process test runs on both adapters."""
+
+    def factory(source: str | None = None, env: dict[str, str] | None = None) -> FlaskClient:
+        if source is not None:
+            write_handler(ml_root, source)
+        settings = Settings.from_env(
+            {"SAGEMAKER_BASE_DIR": str(ml_root), "BYOC_HOT_PATH": str(request.param), **(env or {})}
+        )
+        service = Service(settings)
+        service.load()
+        return create_app(settings, service).test_client()
+
+    yield factory
