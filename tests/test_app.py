@@ -49,7 +49,9 @@ def test_ping_is_200_with_empty_body_once_loaded(make_client: ClientFactory) -> 
 def test_csv_in_json_out_with_only_model_fn(make_client: ClientFactory) -> None:
     client = make_client(LINEAR)
     response = client.post(
-        "/invocations", data="1,2,3\n4,5,6\n", headers={"Content-Type": "text/csv", "Accept": "application/json"}
+        "/invocations",
+        data="1,2,3\n4,5,6\n",
+        headers={"Content-Type": "text/csv", "Accept": "application/json"},
     )
     assert response.status_code == 200
     assert response.content_type == "application/json"
@@ -65,7 +67,9 @@ def test_absent_accept_answers_in_the_request_type(make_client: ClientFactory) -
 
 
 def test_star_accept_uses_configured_default(make_client: ClientFactory) -> None:
-    client = make_client(LINEAR, env={"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/jsonlines"})
+    client = make_client(
+        LINEAR, env={"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/jsonlines"}
+    )
     response = client.post(
         "/invocations", data="1,2\n", headers={"Content-Type": "text/csv", "Accept": "*/*"}
     )
@@ -139,7 +143,9 @@ def test_unsupported_content_type_is_415(make_client: ClientFactory) -> None:
     assert response.status_code == 415
 
 
-def test_unsupported_accept_is_406_before_predicting(make_client: ClientFactory, ml_root: Path) -> None:
+def test_unsupported_accept_is_406_before_predicting(
+    make_client: ClientFactory, ml_root: Path
+) -> None:
     client = make_client(
         """
         import pathlib
@@ -250,7 +256,9 @@ def test_model_load_failure_is_503_with_reason(make_client: ClientFactory) -> No
         assert "FileNotFoundError: model.joblib is not in" in body["message"]
 
 
-def test_no_handler_is_503_naming_where_it_looked(make_client: ClientFactory, ml_root: Path) -> None:
+def test_no_handler_is_503_naming_where_it_looked(
+    make_client: ClientFactory, ml_root: Path
+) -> None:
     client = make_client()
     response = client.get("/ping")
     assert response.status_code == 503
@@ -287,7 +295,9 @@ def test_invocation_waits_for_a_model_still_loading(ml_root: Path) -> None:
     client = create_app(settings, service).test_client()
     service.start_loading()
     response = client.post(
-        "/invocations", data="21\n", headers={"Content-Type": "text/csv", "Accept": "application/json"}
+        "/invocations",
+        data="21\n",
+        headers={"Content-Type": "text/csv", "Accept": "application/json"},
     )
     assert response.status_code == 200
     assert response.get_json() == [[42.0]]
@@ -305,9 +315,7 @@ def test_toolkit_handler_runs_unmodified(make_client: ClientFactory, ml_root: Pa
     assert response.status_code == 200, response.data
     assert response.content_type == "text/csv"
     assert response.data.decode().split() == ["10.0,20.0", "30.0,40.0"]
-    response = client.post(
-        "/invocations", json={"instances": [[1, 2]]}, headers={"Accept": "*/*"}
-    )
+    response = client.post("/invocations", json={"instances": [[1, 2]]}, headers={"Accept": "*/*"})
     assert response.status_code == 200
     assert response.get_json() == [[10.0, 20.0]]
 
@@ -445,7 +453,9 @@ def test_unknown_routes_and_methods_answer_json(make_client: ClientFactory) -> N
     assert error_of(response)["error"] == "method_not_allowed"
 
 
-def test_inference_id_is_in_the_access_log(make_client: ClientFactory, capfd: pytest.CaptureFixture[str]) -> None:
+def test_inference_id_is_in_the_access_log(
+    make_client: ClientFactory, capfd: pytest.CaptureFixture[str]
+) -> None:
     client = make_client(LINEAR)
     client.post(
         "/invocations",
@@ -459,12 +469,16 @@ def test_inference_id_is_in_the_access_log(make_client: ClientFactory, capfd: py
     assert "id=" in lines[1] and "id=req-123" not in lines[1]
 
 
-def test_json_access_log_carries_fields(make_client: ClientFactory, capfd: pytest.CaptureFixture[str]) -> None:
+def test_json_access_log_carries_fields(
+    make_client: ClientFactory, capfd: pytest.CaptureFixture[str]
+) -> None:
     client = make_client(LINEAR, env={"BYOC_LOG_FORMAT": "json"})
     client.post(
         "/invocations",
         data="x\n",
         headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": "req-9"},
     )
-    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"byoc.access"' in line]
+    lines = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if '"byoc.access"' in line
+    ]
     assert lines and lines[0]["inference_id"] == "req-9" and lines[0]["status"] == 400

@@ -48,7 +48,9 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--port", type=click.IntRange(1, 65535), help="Default: SAGEMAKER_BIND_TO_PORT or 8080.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Default: SAGEMAKER_BIND_TO_PORT or 8080."
+)
 @click.option("--host", help="Default: BYOC_HOST or 0.0.0.0.")
 @click.option("--workers", type=click.IntRange(1, 512), help="Default: one per CPU.")
 @click.option("--handler", help="Handler file or module (default: see docs).")
@@ -66,12 +68,19 @@ def serve(**options: Any) -> None:
 
 SAMPLE_CSV = "4,140,86,2790,15.6,82,1\n8,350,165,3693,11.5,70,1\n"
 SAMPLE_JSON = {
-    "cylinders": 4, "displacement": 97, "horsepower": 88, "weight": 2130,
-    "acceleration": 14.5, "model_year": 71, "origin": "Japan",
+    "cylinders": 4,
+    "displacement": 97,
+    "horsepower": 88,
+    "weight": 2130,
+    "acceleration": 14.5,
+    "model_year": 71,
+    "origin": "Japan",
 }
 
 
-def _request(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, str]:
+def _request(
+    url: str, data: bytes | None = None, content_type: str | None = None
+) -> tuple[int, str]:
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
     if content_type:
         request.add_header("Content-Type", content_type)

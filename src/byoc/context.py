@@ -10,9 +10,15 @@ adds plain attributes: ``custom_attributes``, ``inference_id``, ``model_dir``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-__all__ = ["CUSTOM_ATTRIBUTES", "INFERENCE_ID", "Context", "RequestProcessor"]
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
+
+__all__ = ["CUSTOM_ATTRIBUTES", "INFERENCE_ID", "Context", "RequestHeaders", "RequestProcessor"]
+
+RequestHeaders: TypeAlias = "Mapping[str, str] | Headers"
+"""Request headers: a plain mapping (tests, in-process callers) or werkzeug's headers."""
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
@@ -21,7 +27,7 @@ INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 class RequestProcessor:
     """Request headers in, response status and headers out (multi-model-server's shape)."""
 
-    def __init__(self, headers: Mapping[str, str]) -> None:
+    def __init__(self, headers: RequestHeaders) -> None:
         self._request_headers = headers
         self._status_code = 200
         self._reason_phrase: str | None = None
@@ -36,7 +42,7 @@ class RequestProcessor:
                     return candidate
         return value
 
-    def get_request_properties(self) -> Mapping[str, str]:
+    def get_request_properties(self) -> RequestHeaders:
         return self._request_headers
 
     def report_status(self, code: int, reason_phrase: str | None = None) -> None:
@@ -65,7 +71,7 @@ class Context:
     def __init__(
         self,
         model_dir: str,
-        headers: Mapping[str, str] | None = None,
+        headers: RequestHeaders | None = None,
         inference_id: str | None = None,
         model_name: str = "model",
     ) -> None:
@@ -107,7 +113,7 @@ class Context:
     def get_request_header(self, idx: int, key: str) -> str | None:
         return self.request_processor[idx].get_request_property(key)
 
-    def get_all_request_header(self, idx: int) -> Mapping[str, str]:
+    def get_all_request_header(self, idx: int) -> RequestHeaders:
         return self.request_processor[idx].get_request_properties()
 
     def set_response_content_type(self, idx: int, value: str) -> None:

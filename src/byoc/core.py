@@ -13,12 +13,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .codecs import Codec, CodecRegistry, default_registry
-from .context import INFERENCE_ID, Context
+from .context import INFERENCE_ID, Context, RequestHeaders
 from .errors import (
     BadRequest,
     ByocError,
@@ -142,7 +141,7 @@ class Service:
                 handlers.source,
                 time.perf_counter() - started,
             )
-        except BaseException as exc:  # noqa: BLE001 - a handler's SystemExit must not kill us
+        except BaseException as exc:
             self._failure = f"{type(exc).__name__}: {exc}"
             self._state = ModelState.FAILED
             log.error("model failed to load: %s", self._failure, exc_info=True)
@@ -162,13 +161,13 @@ class Service:
 
     def _check_default_accept(self, handlers: Handlers) -> None:
         accept = self.settings.default_accept
-        if accept and not (handlers.output_fn or handlers.transform_fn):
-            if parse_media_type(accept) is None or accept.lower() not in self.codecs:
-                log.warning(
-                    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=%s has no codec (have: %s)",
-                    accept,
-                    ", ".join(self.codecs.media_types),
-                )
+        custom_output = handlers.output_fn or handlers.transform_fn
+        if accept and not custom_output and accept.lower() not in self.codecs:
+            log.warning(
+                "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=%s has no codec (have: %s)",
+                accept,
+                ", ".join(self.codecs.media_types),
+            )
 
     # -- requests -----------------------------------------------------------
     def ping(self) -> Response:
@@ -187,7 +186,7 @@ class Service:
         body: bytes,
         content_type: str | None,
         accept: str | None,
-        attributes: Mapping[str, str],
+        attributes: RequestHeaders,
     ) -> Response:
         """Answer one ``/invocations`` request; never raises."""
         started = time.perf_counter()
@@ -225,7 +224,7 @@ class Service:
         body: bytes,
         content_type: str | None,
         accept: str | None,
-        attributes: Mapping[str, str],
+        attributes: RequestHeaders,
         inference_id: str,
     ) -> Response:
         if self._state is not ModelState.READY:
@@ -335,9 +334,9 @@ class Service:
             if cached is None:
                 raise self._not_acceptable(accept)
             return cached
-        preferred = self.settings.default_accept
-        if not preferred:
-            preferred = request_type if request_type in self.codecs else JSON
+        preferred = self.settings.default_accept or (
+            request_type if request_type and request_type in self.codecs else JSON
+        )
         if not accept or accept.strip() == "*/*":
             choice: str | None = preferred.lower()
         else:
@@ -384,10 +383,10 @@ class Service:
             return fn(*args)
         except ByocError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a handler's sys.exit() must not end the worker
             raise self._classify(stage, exc) from exc
 
-    def _classify(self, stage: str, exc: Exception) -> ByocError:
+    def _classify(self, stage: str, exc: BaseException) -> ByocError:
         message = str(getattr(exc, "message", None) or exc) or type(exc).__name__
         status = _toolkit_status(exc)
         if status is not None:
@@ -451,8 +450,14 @@ def _default_predict(data: Any, model: Any) -> Any:
     )
 
 
-_CODES = {400: "bad_request", 404: "not_found", 406: "not_acceptable", 413: "payload_too_large",
-          415: "unsupported_media_type", 503: "service_unavailable"}
+_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    503: "service_unavailable",
+}
 
 
 def _code_for(status: int) -> str:

@@ -6,6 +6,7 @@ parses them); the default is plain text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.config
@@ -42,9 +43,7 @@ class JsonFormatter(logging.Formatter):
 
 def logging_config(level: int = logging.INFO, fmt: str = "text") -> dict[str, Any]:
     """A ``dictConfig``: one stderr handler on the root logger (gunicorn's logs propagate)."""
-    formatter: dict[str, Any] = (
-        {"()": JsonFormatter} if fmt == "json" else {"format": TEXT_FORMAT}
-    )
+    formatter: dict[str, Any] = {"()": JsonFormatter} if fmt == "json" else {"format": TEXT_FORMAT}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -102,8 +101,8 @@ class AccessLog:
             }
             line = json.dumps(record, default=str) + "\n"
         else:
-            line = f"{self._timestamp(now)},{millis:03d} INFO [{os.getpid()}] {self.name}: {message}\n"
-        try:
+            line = (
+                f"{self._timestamp(now)},{millis:03d} INFO [{os.getpid()}] {self.name}: {message}\n"
+            )
+        with contextlib.suppress(OSError):  # a closed stderr must not fail the request
             os.write(self.fd, line.encode("utf-8", "replace"))
-        except OSError:  # a closed stderr must not fail the request
-            pass

@@ -62,6 +62,4 @@ def default_registry() -> CodecRegistry:
     """A fresh registry with the built-in codecs (no pickle anywhere)."""
     from . import csv, json, jsonlines, npy, npz
 
-    return CodecRegistry(
-        (json.CODEC, csv.CODEC, jsonlines.CODEC, npy.CODEC, npz.CODEC)
-    )
+    return CodecRegistry((json.CODEC, csv.CODEC, jsonlines.CODEC, npy.CODEC, npz.CODEC))

@@ -32,7 +32,7 @@ def to_jsonable(obj: Any) -> Any:
 
 def as_array_if_numeric(value: Any) -> Any:
     """A list of numbers (or of equal-length lists of numbers) becomes an ndarray."""
-    if isinstance(value, list) or isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, list) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         try:
             array = np.asarray(value)
         except ValueError:  # ragged

@@ -32,7 +32,7 @@ class NpzCodec:
                 arrays = {name: archive[name] for name in archive.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise BadRequest(f"invalid NPZ body: {exc}") from None
-        if _SPARSE_KEYS <= arrays.keys():
+        if arrays.keys() >= _SPARSE_KEYS:
             try:
                 import scipy.sparse
             except ImportError:  # pragma: no cover - scipy comes with sagemaker-inference

@@ -31,7 +31,7 @@ _NUMERIC = len(FEATURES) - 1  # origin is one-hot encoded
 
 
 def read_auto_mpg(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Features (n × 7, NaN where unknown) and MPG from the shipped CSV (with header)."""
+    """Features (n x 7, NaN where unknown) and MPG from the shipped CSV (with header)."""
     features: list[list[float]] = []
     target: list[float] = []
     with path.open(newline="") as handle:
@@ -80,7 +80,9 @@ class LinearMpgModel:
         if data.get("features") != list(FEATURES):
             raise ValueError(f"model features {data.get('features')} differ from {FEATURES}")
         return cls(
-            np.array(data["mean"]), np.array(data["scale"]), np.array(data["weights"]),
+            np.array(data["mean"]),
+            np.array(data["scale"]),
+            np.array(data["weights"]),
             int(data.get("version", 1)),
         )
 

@@ -61,7 +61,7 @@ def input_fn(input_data: str | bytes, content_type: str) -> np.ndarray:
         if isinstance(data, dict):
             data = data.get("instances", [data])
         if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
-            raise BadRequest("JSON must be a record, a list of records or {\"instances\": [...]}")
+            raise BadRequest('JSON must be a record, a list of records or {"instances": [...]}')
         return np.array(
             [[_value(record, name, i) for name in FEATURES] for i, record in enumerate(data)]
         )

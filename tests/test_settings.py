@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from byoc.errors import SettingsError
+from byoc.settings import Settings, cpu_count
+
+
+def test_defaults_are_sagemakers() -> None:
+    settings = Settings.from_env({})
+    assert settings.port == 8080
+    assert settings.paths.model_dir == Path("/opt/ml/model")
+    assert settings.workers == cpu_count()
+    assert settings.timeout == 60
+    assert settings.max_payload_bytes == 6 * 1024 * 1024
+    assert settings.default_accept is None
+    assert settings.program == "inference.py"
+    assert settings.preload is False
+    assert settings.log_level == logging.INFO
+
+
+def test_environment_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9000",
+            "SAGEMAKER_SAFE_PORT_RANGE": "20000-20999",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "25",
+            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+            "SAGEMAKER_BASE_DIR": "/tmp/ml",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "10",
+            "BYOC_PRELOAD_MODEL": "TRUE",
+            "BYOC_LOG_FORMAT": "json",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.safe_port_range == (20000, 20999)
+    assert settings.workers == 3
+    assert settings.timeout == 120
+    assert settings.max_payload_bytes == 25 * 1024 * 1024
+    assert settings.default_accept == "text/csv"
+    assert settings.paths.model_dir == Path("/tmp/ml/model")
+    assert settings.log_level == logging.DEBUG
+    assert settings.preload is True
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SAGEMAKER_BIND_TO_PORT": "http"},
+            "SAGEMAKER_BIND_TO_PORT='http': must be a whole number",
+        ),
+        ({"SAGEMAKER_BIND_TO_PORT": "70000"}, "between 1 and 65535"),
+        ({"SAGEMAKER_MODEL_SERVER_WORKERS": "0"}, "SAGEMAKER_MODEL_SERVER_WORKERS"),
+        ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "lots"}, "must be a number"),
+        ({"BYOC_PRELOAD_MODEL": "maybe"}, "must be true or false"),
+        ({"BYOC_LOG_FORMAT": "xml"}, "must be one of text, json"),
+        ({"SAGEMAKER_SAFE_PORT_RANGE": "20000"}, "20000-20999"),
+        ({"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "json"}, "must be a media type"),
+        ({"SAGEMAKER_CONTAINER_LOG_LEVEL": "LOUD"}, "level name"),
+    ],
+)
+def test_invalid_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+        Settings.from_env(env)
