@@ -1,4 +1,4 @@
-"""``byoc`` command line: ``byoc serve`` (what SageMaker's ``serve`` runs) and ``byoc demo``."""
+"""``byoc`` command line: ``serve`` and ``train`` (what SageMaker runs), and ``demo``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,19 @@ def serve(**options: Any) -> None:
     settings = load_settings(**options)
     configure(settings.log_level, settings.log_format)
     sys.exit(run(settings))
+
+
+@cli.command()
+@click.option("--ml-root", type=click.Path(file_okay=False), help="Instead of /opt/ml.")
+def train(ml_root: str | None) -> None:
+    """Run the training program under the /opt/ml contract (`docker run IMAGE train`)."""
+    from .logs import configure
+    from .training import run_training
+
+    settings = load_settings()
+    configure(settings.log_level, settings.log_format)
+    paths = MLPaths(Path(ml_root)) if ml_root else settings.paths
+    sys.exit(run_training(paths))
 
 
 SAMPLE_CSV = "4,140,86,2790,15.6,82,1\n8,350,165,3693,11.5,70,1\n"
