@@ -54,7 +54,7 @@ def locate_program(
     program = (env.get("BYOC_TRAINING_PROGRAM") or "").strip()
     if program:
         if program.endswith(".py") or "/" in program:
-            path = Path(program)
+            path = Path(program).resolve()
             if not path.is_file():
                 raise TrainingError(f"BYOC_TRAINING_PROGRAM={program!r}: no such file")
             return [sys.executable, str(path)], str(path), path.parent
@@ -76,7 +76,8 @@ def locate_program(
     candidates.append(paths.code_dir / "train.py")
     for candidate in candidates:
         if candidate.is_file():
-            return [sys.executable, str(candidate)], str(candidate), candidate.parent
+            path = candidate.resolve()
+            return [sys.executable, str(path)], str(path), path.parent
     raise TrainingError(
         "no training program found: set BYOC_TRAINING_PROGRAM (script or module) or "
         f"BYOC_TRAINING_COMMAND, or put one at {' or '.join(str(c) for c in candidates)}"
