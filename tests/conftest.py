@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from flask.testing import FlaskClient
@@ -14,6 +17,18 @@ from byoc.core import Service
 from byoc.settings import Settings
 
 HANDLERS = Path(__file__).parent / "handlers"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(module: str, why: str) -> ModuleType:
+    """Import ``module``; skip without it on a laptop, but fail under CI=true."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        message = f"{module} is needed {why}: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: this must not be skipped)")
+        pytest.skip(message)
 
 
 @pytest.fixture

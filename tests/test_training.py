@@ -180,7 +180,8 @@ def test_crash_puts_the_exception_first_then_stderr(tmp_path: Path) -> None:
     text = failure(paths)
     first = text.splitlines()[0]
     assert re.fullmatch(
-        r"AlgorithmError: training program .*report\.py exited with code 1: ValueError: learning rate is negative",
+        r"AlgorithmError: training program .*report\.py exited with code 1: "
+        r"ValueError: learning rate is negative",
         first,
     )
     assert "Traceback (most recent call last)" in text  # the stderr tail follows

@@ -109,7 +109,7 @@ def main(argv: list[str]) -> int:
     x_raw, y = read_auto_mpg(data)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))
-    n_test = int(round(len(y) * args.test_split))
+    n_test = round(len(y) * args.test_split)
     test, train = order[:n_test], order[n_test:]
     fill = np.nanmean(x_raw[train, : INPUTS - 3], axis=0)
     x = prepare(x_raw, fill)
