@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from .app import create_app
 from .core import Service
-from .settings import Settings
+from .settings import Settings, cpu_count
+from .wsgi import HotPath, WSGIApp
 
-__all__ = ["ByocServer", "GunicornLogger", "gunicorn_options", "run"]
+__all__ = ["ByocServer", "GunicornLogger", "gunicorn_options", "load_slot", "run", "wsgi_app"]
 
 log = logging.getLogger("byoc.server")
 
@@ -60,6 +69,8 @@ class ByocServer(BaseApplication):  # type: ignore[misc]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Created in the master, shared by the workers it forks.
+        self._slots_dir = Path(tempfile.mkdtemp(prefix="byoc-load-"))
         super().__init__()
 
     def load_config(self) -> None:
@@ -67,14 +78,79 @@ class ByocServer(BaseApplication):  # type: ignore[misc]
         for key, value in gunicorn_options(self.settings).items():
             if key in known:  # older gunicorn lacks e.g. control_socket_disable
                 self.cfg.set(key, value)
+        self.cfg.set("on_exit", self._on_exit)
+
+    def _on_exit(self, arbiter: Any) -> None:
+        shutil.rmtree(self._slots_dir, ignore_errors=True)
 
     def load(self) -> Any:
         service = Service(self.settings)
         if self.settings.preload:
             service.load()  # in the master, before fork: workers share its memory
         else:
-            service.start_loading()  # in each worker, after fork: /ping says 503 meanwhile
-        return create_app(self.settings, service)
+            # In each worker, after fork (/ping says 503 meanwhile), one worker per CPU at
+            # a time: loading is CPU-bound, and oversubscribed cores only delay the first
+            # healthy worker.
+            service.start_loading(lambda: load_slot(self._slots_dir, cpu_count()))
+        return wsgi_app(self.settings, service)
+
+
+@contextlib.contextmanager
+def load_slot(directory: Path, slots: int, timeout: float = 600.0) -> Iterator[None]:
+    """Hold one of ``slots`` file locks shared by the workers (bounded wait)."""
+    handles = [open(directory / f"slot-{i}", "a+b") for i in range(slots)]  # noqa: SIM115
+    held = None
+    deadline = time.monotonic() + timeout
+    try:
+        while held is None and time.monotonic() < deadline:
+            for handle in handles:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                held = handle
+                break
+            else:
+                time.sleep(0.02)
+        yield  # past the deadline, load anyway rather than never
+    finally:
+        for handle in handles:
+            handle.close()  # closing releases the lock
+
+
+class _LazyApp:
+    """The Flask app, imported and built on the first request that needs it.
+
+    The hot path answers /ping and /invocations without Flask, so a worker becomes healthy
+    without paying Flask's import (about 0.1 s of every cold start).
+    """
+
+    def __init__(self, factory: Callable[[], WSGIApp]) -> None:
+        self._factory = factory
+        self._app: WSGIApp | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        app = self._app
+        if app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._factory()
+                app = self._app
+        return app(environ, start_response)
+
+
+def wsgi_app(settings: Settings, service: Service) -> WSGIApp:
+    """What gunicorn serves: the hot path in front of a lazily built Flask app."""
+
+    def flask_app() -> WSGIApp:
+        from .app import create_app
+
+        return create_app(replace(settings, hot_path=False), service)
+
+    if settings.hot_path:
+        return HotPath(service, _LazyApp(flask_app))
+    return flask_app()
 
 
 def run(settings: Settings) -> int:
