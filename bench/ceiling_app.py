@@ -4,6 +4,7 @@ Served by gunicorn exactly the way byoc runs (gthread worker, 4 threads, same nu
 of workers, --no-control-socket), it is the best a Flask+gunicorn server can do on this
 machine; byoc's overhead on top of the model is measured against it.
 """
+
 from flask import Flask, Response, request
 
 app = Flask(__name__)

@@ -4,6 +4,7 @@ served unmodified by both byoc and the peer (sagemaker-inference on multi-model-
 
 No input_fn / output_fn: both servers use their default CSV decoder and JSON encoder.
 """
+
 import os
 
 import joblib

@@ -1,5 +1,5 @@
 -- wrk script for the byoc benchmark.
--- Usage: wrk ... -s invocations.lua http://127.0.0.1:PORT/invocations -- BODY_FILE [CONTENT_TYPE]
+-- Usage: wrk ... -s invocations.lua http://127.0.0.1:PORT/invocations -- BODY_FILE [CONTENT_TYPE [ACCEPT]]
 -- Sends POST requests with the body read from BODY_FILE, counts every non-2xx status
 -- (wrk itself only counts >= 400), and prints one machine-readable line in done().
 
@@ -16,6 +16,9 @@ function init(args)
    wrk.body = f:read("*a")
    f:close()
    wrk.headers["Content-Type"] = args[2] or "text/csv"
+   if args[3] and args[3] ~= "" then
+      wrk.headers["Accept"] = args[3]
+   end
    non2xx = 0
    first_bad = ""
 end

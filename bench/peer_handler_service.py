@@ -4,6 +4,7 @@ This is the usual pattern of the AWS framework containers: MMS imports this modu
 (``default_service_handler`` in /etc/sagemaker-mms.properties) and instantiates its only
 class; the Transformer then loads ``inference.py`` from ``<model_dir>/code``.
 """
+
 from sagemaker_inference.default_handler_service import DefaultHandlerService
 from sagemaker_inference.default_inference_handler import DefaultInferenceHandler
 from sagemaker_inference.transformer import Transformer

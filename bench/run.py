@@ -18,9 +18,11 @@ also on error or Ctrl-C.
 
 See bench/README.md for what each number means.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import importlib.metadata
 import importlib.util
@@ -28,6 +30,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -48,8 +51,16 @@ RUN_ORDER = ("ceiling", "byoc", "peer")  # ceiling next to byoc: their ratio is 
 PAYLOADS = ("1row", "100rows")
 PAYLOAD_LABEL = {"1row": "1 row", "100rows": "100 rows"}
 CONTENT_TYPE = "text/csv"
+# Sent with every measured request.  The toolkit answers JSON when Accept is missing;
+# byoc, without SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, answers in the request's type
+# (CSV).  Asking for JSON explicitly makes all servers do the same work; the answer
+# without Accept is recorded separately (see check_responses).
+ACCEPT = "application/json"
 ONE_ROW = "5.1,3.5,1.4,0.2"
 MEMORY_WORKERS = 2
+# Throughput runs with 2 workers too (as the memory target does), in the same start; with
+# --workers 1 (each stack's default on one CPU) memory gets a start of its own.
+THROUGHPUT_WORKERS = MEMORY_WORKERS
 
 MMS_PID_FILE = Path(tempfile.gettempdir()) / ".model_server.pid"
 MMS_CONFIG_FILE = Path("/etc/sagemaker-mms.properties")
@@ -160,10 +171,15 @@ def cpus_allowed(pid: int) -> str:
     return "?"
 
 
-def http_post(port: int, body: bytes, timeout: float) -> tuple[int, str, bytes]:
+def http_post(
+    port: int, body: bytes, timeout: float, accept: str | None = ACCEPT
+) -> tuple[int, str, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Content-Type": CONTENT_TYPE}
+    if accept:
+        headers["Accept"] = accept
     try:
-        conn.request("POST", "/invocations", body=body, headers={"Content-Type": CONTENT_TYPE})
+        conn.request("POST", "/invocations", body=body, headers=headers)
         resp = conn.getresponse()
         return resp.status, resp.getheader("Content-Type") or "", resp.read()
     finally:
@@ -214,7 +230,7 @@ def build_model_root(root: Path):
     rows100 = X[np.linspace(0, len(X) - 1, 100).astype(int)]
     bodies = {
         "1row": ONE_ROW,
-        "100rows": "\n".join(",".join("%g" % v for v in row) for row in rows100),
+        "100rows": "\n".join(",".join(f"{v:g}" for v in row) for row in rows100),
     }
     expected = {
         "1row": model.predict(np.array([[float(v) for v in ONE_ROW.split(",")]])).tolist(),
@@ -234,8 +250,17 @@ def build_model_root(root: Path):
 class Server:
     """One server under test, started in its own session pinned to SERVER_CORE."""
 
-    def __init__(self, name: str, argv: list[str], env: dict, cwd: Path, port: int, workers: int,
-                 expected: dict | None, note: str = ""):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict,
+        cwd: Path,
+        port: int,
+        workers: int,
+        expected: dict | None,
+        note: str = "",
+    ):
         self.name = name
         self.argv = argv
         self.env = env
@@ -252,16 +277,17 @@ class Server:
     # --- lifecycle
     def start(self) -> None:
         self.cwd.mkdir(parents=True, exist_ok=True)
-        logf = open(self.log_path, "ab")
-        try:
+        with open(self.log_path, "ab") as logf:
             self.t_launch = time.monotonic()
             self.proc = subprocess.Popen(
                 ["taskset", "-c", str(SERVER_CORE), *self.argv],
-                env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-                stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-        finally:
-            logf.close()
 
     @property
     def sid(self) -> int:
@@ -276,10 +302,8 @@ class Server:
             return
         sid = self.sid
         self.before_stop()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(sid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             self.proc.poll()
@@ -289,23 +313,17 @@ class Server:
         remaining = session_pids(sid)
         if remaining:
             log(f"[{self.name}] still running after SIGTERM: {[p for p, _ in remaining]}; SIGKILL")
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(sid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             for pid, _ in remaining:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and session_pids(sid):
                 self.proc.poll()
                 time.sleep(0.1)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         left = session_pids(sid)
         self.leftovers = [f"{pid} {' '.join(cmdline(pid))[:120]}" for pid, _ in left]
         if self.leftovers:
@@ -328,11 +346,17 @@ class Server:
                 mem = smaps_rollup(pid)
             except OSError:
                 continue
-            out.append({
-                "pid": pid, "ppid": ppid, "role": self.role(pid, ppid, argv),
-                "rss_kib": mem.get("rss", 0), "pss_kib": mem.get("pss", 0),
-                "cpus_allowed": cpus_allowed(pid), "cmd": " ".join(argv)[:160],
-            })
+            out.append(
+                {
+                    "pid": pid,
+                    "ppid": ppid,
+                    "role": self.role(pid, ppid, argv),
+                    "rss_kib": mem.get("rss", 0),
+                    "pss_kib": mem.get("pss", 0),
+                    "cpus_allowed": cpus_allowed(pid),
+                    "cmd": " ".join(argv)[:160],
+                }
+            )
         return out
 
     def role(self, pid: int, ppid: int, argv: list[str]) -> str:
@@ -356,14 +380,15 @@ class MMSPeer(Server):
 
     def preflight(self) -> None:
         for tool in ("java", "multi-model-server"):
-            if not shutil.which(tool):
+            if not shutil.which(tool, path=self.env["PATH"]):
                 raise BenchError(f"peer needs `{tool}` on PATH")
         running = find_mms_java()
         if running:
             raise BenchError(
                 f"another multi-model-server is running (java pid {running}); MMS uses "
                 "/tmp/.mms.sock.9000 so only one can run per machine. Stop it first "
-                "(multi-model-server --stop).")
+                "(multi-model-server --stop)."
+            )
         if MMS_PID_FILE.exists():
             log(f"[peer] removing stale {MMS_PID_FILE}")
             MMS_PID_FILE.unlink()
@@ -386,8 +411,14 @@ class MMSPeer(Server):
         st = read_proc_stat(pid)
         if st and st[3] == self.sid:
             try:
-                subprocess.run(["multi-model-server", "--stop"], env=self.env, cwd=self.cwd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+                subprocess.run(
+                    ["multi-model-server", "--stop"],
+                    env=self.env,
+                    cwd=self.cwd,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=30,
+                )
             except (OSError, subprocess.TimeoutExpired) as e:
                 log(f"[peer] multi-model-server --stop failed: {e}")
 
@@ -430,20 +461,129 @@ class MMSPeer(Server):
 
 # --------------------------------------------------------------------------- wrk
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+OTHER_CPU_WARN_PCT = 5.0
 
-def run_wrk(port: int, body_file: Path, duration: int, connections: int) -> dict:
+
+def connections_per_process(port: int) -> dict[int, int]:
+    """Established connections to the server port, per server process (ss -tnp)."""
+    try:
+        out = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    counts: dict[int, int] = {}
+    for line in out.splitlines():
+        m = re.search(r"pid=(\d+)", line)
+        if m:
+            counts[int(m.group(1))] = counts.get(int(m.group(1)), 0) + 1
+    return counts
+
+
+def core_speed(core: int) -> float:
+    """Seconds for a fixed pure-Python loop on ``core``: the same number before every
+    server means the machine ran at the same speed (a VM's host can change it)."""
+    code = (
+        f"import os, time\nos.sched_setaffinity(0, {{{core}}})\nbest = 9e9\n"
+        "for _ in range(3):\n    t = time.perf_counter(); s = 0\n"
+        "    for i in range(2_000_000): s += i\n"
+        "    best = min(best, time.perf_counter() - t)\nprint(best)\n"
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
+        return float(out.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return float("nan")
+
+
+def cpu_snapshot(sid: int) -> dict:
+    """CPU seconds so far: whole machine (user+nice+system, steal), the server's session,
+    this script, and its reaped children (wrk)."""
+    with open("/proc/stat") as f:
+        vals = [int(v) for v in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (vals + [0] * 8)[:8]
+    server = 0
+    for pid, _ in session_pids(sid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read()
+            rest = st[st.rindex(")") + 2 :].split()
+            server += int(rest[11]) + int(rest[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            pass
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "t": time.monotonic(),
+        "procs": (user + nice + system) / CLK_TCK,
+        "steal": steal / CLK_TCK,
+        "irq": (irq + softirq) / CLK_TCK,
+        "server": server / CLK_TCK,
+        "self": me.ru_utime + me.ru_stime,
+        "children": kids.ru_utime + kids.ru_stime,
+    }
+
+
+def cpu_usage(before: dict, after: dict) -> dict:
+    """Percent of one core used during the interval by: the server, wrk (+ this script),
+    everything else on the machine ("other" -- the noise), hypervisor steal, and irqs."""
+    dt = max(1e-6, after["t"] - before["t"])
+    d = {k: after[k] - before[k] for k in before if k != "t"}
+    loadgen = d["self"] + d["children"]
+    other = d["procs"] - d["server"] - loadgen
+    return {
+        "server_pct": 100 * d["server"] / dt,
+        "loadgen_pct": 100 * loadgen / dt,
+        "other_pct": max(0.0, 100 * other / dt),
+        "steal_pct": 100 * d["steal"] / dt,
+        "irq_pct": 100 * d["irq"] / dt,
+    }
+
+
+def run_wrk(
+    port: int, body_file: Path, duration: int, connections: int, sid: int | None = None
+) -> dict:
     argv = [
-        "taskset", "-c", str(LOADGEN_CORE), "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
-        "--timeout", "10s", "--latency", "-s", str(LUA_SCRIPT),
-        f"http://127.0.0.1:{port}/invocations", "--", str(body_file), CONTENT_TYPE,
+        "taskset",
+        "-c",
+        str(LOADGEN_CORE),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA_SCRIPT),
+        f"http://127.0.0.1:{port}/invocations",
+        "--",
+        str(body_file),
+        CONTENT_TYPE,
+        ACCEPT,
     ]
+    cpu0 = cpu_snapshot(sid) if sid else None
+    conns: dict[int, int] = {}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        if sid:  # mid-run: how wrk's keep-alive connections landed on the server's processes
+            time.sleep(duration / 2)
+            conns = connections_per_process(port)
+            for pid, ppid in session_pids(sid):  # workers without connections count as 0
+                if ppid == sid and pid not in conns:
+                    conns[pid] = 0
         out, err = proc.communicate(timeout=duration + 60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    cpu = cpu_usage(cpu0, cpu_snapshot(sid)) if cpu0 else None
     m = re.search(r"^BENCH_RESULT (.*)$", out, re.M)
     if proc.returncode != 0 or not m:
         raise BenchError(f"wrk failed (rc={proc.returncode}): {err.strip()[-500:]} {out[-500:]}")
@@ -456,7 +596,13 @@ def run_wrk(port: int, body_file: Path, duration: int, connections: int) -> dict
     res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
     res["p50_ms"] = res["p50_us"] / 1000
     res["p99_ms"] = res["p99_us"] / 1000
-    res["socket_errors"] = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
+    res["socket_errors"] = (
+        res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
+    )
+    if cpu:
+        res["cpu"] = cpu
+    if sid:
+        res["connections_per_process"] = {str(k): v for k, v in sorted(conns.items())}
     return res
 
 
@@ -473,14 +619,18 @@ def wait_first_prediction(srv: Server, body: bytes, timeout: float) -> tuple[flo
         if not srv.alive():
             raise BenchError(f"server exited with code {srv.proc.returncode} before serving")
         try:
-            status, _, data = http_post(srv.port, body, timeout=max(0.05, min(5.0, deadline - time.monotonic())))
+            status, _, data = http_post(
+                srv.port, body, timeout=max(0.05, min(5.0, deadline - time.monotonic()))
+            )
             if status == 200:
                 return time.monotonic() - srv.t_launch, attempts
             last = f"HTTP {status} {data[:200]!r}"
         except (OSError, http.client.HTTPException) as e:
             last = f"{type(e).__name__}: {e}"
         time.sleep(0.02)
-    raise BenchError(f"no successful prediction within {timeout:.0f} s ({attempts} attempts; last: {last})")
+    raise BenchError(
+        f"no successful prediction within {timeout:.0f} s ({attempts} attempts; last: {last})"
+    )
 
 
 def check_responses(srv: Server, bodies: dict) -> dict:
@@ -495,11 +645,33 @@ def check_responses(srv: Server, bodies: dict) -> dict:
         except ValueError:
             raise BenchError(f"{PAYLOAD_LABEL[name]}: body is not JSON: {data[:300]!r}") from None
         if srv.expected is not None and got != srv.expected[name]:
-            raise BenchError(f"{PAYLOAD_LABEL[name]}: wrong predictions: {data[:300]!r}, "
-                             f"expected {json.dumps(srv.expected[name])[:300]}")
+            raise BenchError(
+                f"{PAYLOAD_LABEL[name]}: wrong predictions: {data[:300]!r}, "
+                f"expected {json.dumps(srv.expected[name])[:300]}"
+            )
         if srv.expected is None and got != [0]:
             raise BenchError(f"{PAYLOAD_LABEL[name]}: unexpected ceiling body {data[:300]!r}")
-        seen[name] = {"status": status, "content_type": ctype, "body_prefix": data[:80].decode(errors="replace")}
+        seen[name] = {
+            "status": status,
+            "content_type": ctype,
+            "body_prefix": data[:80].decode(errors="replace"),
+        }
+    # Informational: the same 1-row request without an Accept header.  The toolkit
+    # answers application/json then; a different answer is reported, not failed.
+    try:
+        status, ctype, data = http_post(srv.port, bodies["1row"].encode(), timeout=10, accept=None)
+        seen["no_accept"] = {
+            "status": status,
+            "content_type": ctype,
+            "body_prefix": data[:80].decode(errors="replace"),
+        }
+        if srv.expected is not None and (status != 200 or not ctype.startswith("application/json")):
+            log(
+                f"[{srv.name}] note: without an Accept header the answer is HTTP {status} "
+                f"{ctype!r} {data[:80]!r} (the toolkit answers application/json)"
+            )
+    except (OSError, http.client.HTTPException) as e:
+        seen["no_accept"] = {"error": f"{type(e).__name__}: {e}"}
     return seen
 
 
@@ -521,15 +693,27 @@ def warm_up(srv: Server, files: dict, seconds: int, connections: int) -> None:
     for name in PAYLOADS:
         res = run_wrk(srv.port, files[name], max(1, seconds // 2), connections)
         if res["non2xx"] or res["socket_errors"]:
-            raise BenchError(f"warm-up {PAYLOAD_LABEL[name]}: {res['non2xx']} non-2xx, "
-                             f"{res['socket_errors']} socket errors; first bad: {res['first_bad']}")
+            raise BenchError(
+                f"warm-up {PAYLOAD_LABEL[name]}: {res['non2xx']} non-2xx, "
+                f"{res['socket_errors']} socket errors; first bad: {res['first_bad']}"
+            )
 
 
 def measure(srv: Server, args, bodies: dict, files: dict, memory_too: bool) -> dict:
-    result: dict = {"status": "ok", "errors": [], "command": srv.argv, "note": srv.note,
-                    "workers": srv.workers, "port": srv.port}
-    log(f"[{srv.name}] starting ({srv.workers} workers, port {srv.port}): {' '.join(srv.argv)[:200]}")
+    result: dict = {
+        "status": "ok",
+        "errors": [],
+        "command": srv.argv,
+        "note": srv.note,
+        "workers": srv.workers,
+        "port": srv.port,
+    }
+    log(
+        f"[{srv.name}] starting ({srv.workers} workers, port {srv.port}): "
+        f"{' '.join(srv.argv)[:200]}"
+    )
     result["loadavg_before"] = os.getloadavg()
+    result["core_speed_s"] = core_speed(SERVER_CORE)
     srv.start()
     cold, attempts = wait_first_prediction(srv, bodies["1row"].encode(), args.start_timeout)
     result["cold_start_s"] = cold
@@ -540,12 +724,24 @@ def measure(srv: Server, args, bodies: dict, files: dict, memory_too: bool) -> d
     result["payloads"] = {}
     for name in PAYLOADS:
         log(f"[{srv.name}] wrk {PAYLOAD_LABEL[name]} for {args.duration} s")
-        res = run_wrk(srv.port, files[name], args.duration, args.connections)
+        res = run_wrk(srv.port, files[name], args.duration, args.connections, sid=srv.sid)
         result["payloads"][name] = res
+        if res.get("cpu", {}).get("other_pct", 0) > OTHER_CPU_WARN_PCT:
+            log(
+                f"[{srv.name}] warning: other processes used "
+                f"{res['cpu']['other_pct']:.0f}% of a core during this run; numbers are noisy"
+            )
+        if res["requests"] == 0:
+            msg = f"{PAYLOAD_LABEL[name]}: no response at all in {args.duration} s"
+            result["errors"].append(msg)
+            result["status"] = "INVALID"
+            log(f"[{srv.name}] !!! {msg}")
         if res["non2xx"] or res["socket_errors"]:
-            msg = (f"{PAYLOAD_LABEL[name]}: {res['non2xx']} non-2xx responses and "
-                   f"{res['socket_errors']} socket errors out of {res['requests']}; "
-                   f"first bad: {res['first_bad']}")
+            msg = (
+                f"{PAYLOAD_LABEL[name]}: {res['non2xx']} non-2xx responses and "
+                f"{res['socket_errors']} socket errors out of {res['requests']}; "
+                f"first bad: {res['first_bad']}"
+            )
             result["errors"].append(msg)
             result["status"] = "INVALID"
             log(f"[{srv.name}] !!! {msg}")
@@ -563,14 +759,26 @@ def run_server(make, name: str, args, bodies, files, cleanup: list) -> dict:
         try:
             result = measure(srv, args, bodies, files, memory_too=(args.workers == MEMORY_WORKERS))
         except BenchError as e:
-            log(f"[{name}] !!! FAILED: {e}\n--- last lines of {srv.log_path} ---\n{tail(srv.log_path)}\n---")
-            return {"status": "FAILED", "errors": [str(e)], "command": srv.argv, "note": srv.note,
-                    "workers": srv.workers, "log_tail": tail(srv.log_path)}
+            log(
+                f"[{name}] !!! FAILED: {e}\n--- last lines of {srv.log_path} ---\n"
+                f"{tail(srv.log_path)}\n---"
+            )
+            return {
+                "status": "FAILED",
+                "errors": [str(e)],
+                "command": srv.argv,
+                "note": srv.note,
+                "workers": srv.workers,
+                "log_tail": tail(srv.log_path),
+            }
         finally:
             srv.stop()
         if srv.leftovers:
             result["errors"].append(f"processes left behind: {srv.leftovers}")
             result["status"] = "INVALID"
+        if result["status"] != "ok":
+            result["log_tail"] = tail(srv.log_path)
+            log(f"--- last lines of {srv.log_path} ---\n{result['log_tail']}\n---")
         if args.workers != MEMORY_WORKERS and result["status"] == "ok":
             # memory is always compared at 2 workers: separate start for it
             msrv = make(MEMORY_WORKERS)
@@ -598,28 +806,39 @@ def run_server(make, name: str, args, bodies, files, cleanup: list) -> dict:
 
 
 def base_env(root: Path, port: int, workers: int) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SAGEMAKER_") and k not in ("PYTHONPATH", "GUNICORN_CMD_ARGS")}
-    env.update({
-        "SAGEMAKER_BASE_DIR": str(root),
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SAGEMAKER_") and k not in ("PYTHONPATH", "GUNICORN_CMD_ARGS")
+    }
+    env.update(
+        {
+            "SAGEMAKER_BASE_DIR": str(root),
+            "SAGEMAKER_BIND_TO_PORT": str(port),
+            "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
+            "PYTHONUNBUFFERED": "1",
+            # Console scripts (byoc, multi-model-server) of this interpreter come first, so a
+            # pyenv/virtualenv shim does not sit in front of them (as it would not in a container).
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        }
+    )
     return env
 
 
 def byoc_command() -> tuple[list[str], str | None, str]:
     """argv, extra PYTHONPATH, note."""
-    exe = shutil.which("byoc")
+    exe = shutil.which("byoc", path=str(Path(sys.executable).parent))
     if exe and importlib.util.find_spec("byoc") is not None:
         return [exe, "serve"], None, "console script `byoc serve`"
     if importlib.util.find_spec("byoc") is not None:
         return [sys.executable, "-m", "byoc", "serve"], None, "`python -m byoc serve`"
     src = REPO_DIR / "src"
     if (src / "byoc").is_dir():
-        return ([sys.executable, "-m", "byoc", "serve"], str(src),
-                f"`python -m byoc serve` with PYTHONPATH={src} (byoc is not pip-installed)")
+        return (
+            [sys.executable, "-m", "byoc", "serve"],
+            str(src),
+            f"`python -m byoc serve` with PYTHONPATH={src} (byoc is not pip-installed)",
+        )
     raise BenchError("byoc is neither installed nor present in src/")
 
 
@@ -639,21 +858,55 @@ def make_factories(root: Path, expected: dict) -> dict:
         pkg.mkdir(exist_ok=True)
         shutil.copy(BENCH_DIR / "peer_handler_service.py", pkg / "peer_handler_service.py")
         env["PYTHONPATH"] = str(pkg)
-        argv = [sys.executable, "-c",
-                "from sagemaker_inference import model_server; "
-                "model_server.start_model_server(handler_service='peer_handler_service')"]
-        return MMSPeer("peer", argv, env, root / "run-peer", port, workers, expected,
-                       "sagemaker_inference.model_server.start_model_server on multi-model-server")
+        argv = [
+            sys.executable,
+            "-c",
+            "from sagemaker_inference import model_server; "
+            "model_server.start_model_server(handler_service='peer_handler_service')",
+        ]
+        return MMSPeer(
+            "peer",
+            argv,
+            env,
+            root / "run-peer",
+            port,
+            workers,
+            expected,
+            "sagemaker_inference.model_server.start_model_server on multi-model-server",
+        )
 
     def ceiling(workers: int) -> Server:
         port = free_port()
         env = base_env(root, port, workers)
-        argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--threads", "4",
-                "--workers", str(workers), "--keep-alive", "5", "--bind", f"127.0.0.1:{port}",
-                "--no-control-socket",
-                "--pythonpath", str(BENCH_DIR), "ceiling_app:app"]
-        return Server("ceiling", argv, env, root / "run-ceiling", port, workers, None,
-                      "bare Flask, constant JSON body, gunicorn gthread x4 threads")
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--workers",
+            str(workers),
+            "--keep-alive",
+            "5",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "--pythonpath",
+            str(BENCH_DIR),
+            "ceiling_app:app",
+        ]
+        return Server(
+            "ceiling",
+            argv,
+            env,
+            root / "run-ceiling",
+            port,
+            workers,
+            None,
+            "bare Flask, constant JSON body, gunicorn gthread x4 threads",
+        )
 
     return {"byoc": byoc, "peer": peer, "ceiling": ceiling}
 
@@ -687,31 +940,54 @@ def evaluate_targets(results: dict) -> list[dict]:
 
     out = []
     for key, desc, need in TARGETS:
-        servers = {"cold_start": ("byoc",), "rps_1row_vs_ceiling": ("byoc", "ceiling")}.get(key, ("byoc", "peer"))
+        servers = {"cold_start": ("byoc",), "rps_1row_vs_ceiling": ("byoc", "ceiling")}.get(
+            key, ("byoc", "peer")
+        )
         verdict, why = status_of(*servers)
         value = None
         if verdict is None:
             if key.startswith("rps_") and key.endswith("_vs_peer"):
-                pl = key[len("rps_"):-len("_vs_peer")]
-                value = ratio(get(results, "byoc", "payloads", pl, "rps"), get(results, "peer", "payloads", pl, "rps"))
+                pl = key[len("rps_") : -len("_vs_peer")]
+                value = ratio(
+                    get(results, "byoc", "payloads", pl, "rps"),
+                    get(results, "peer", "payloads", pl, "rps"),
+                )
                 ok = value is not None and value >= 3.0
             elif key.startswith("p99_"):
-                pl = key[len("p99_"):-len("_vs_peer")]
-                value = ratio(get(results, "byoc", "payloads", pl, "p99_ms"), get(results, "peer", "payloads", pl, "p99_ms"))
+                pl = key[len("p99_") : -len("_vs_peer")]
+                value = ratio(
+                    get(results, "byoc", "payloads", pl, "p99_ms"),
+                    get(results, "peer", "payloads", pl, "p99_ms"),
+                )
                 ok = value is not None and value <= 1 / 3
             elif key == "cold_start":
                 value = get(results, "byoc", "cold_start_s")
                 ok = value is not None and value <= 1.3
             elif key == "pss_vs_peer":
-                value = ratio(get(results, "byoc", "memory", "pss_mib"), get(results, "peer", "memory", "pss_mib"))
+                value = ratio(
+                    get(results, "byoc", "memory", "pss_mib"),
+                    get(results, "peer", "memory", "pss_mib"),
+                )
                 ok = value is not None and value <= 0.5
             else:  # rps_1row_vs_ceiling
-                value = ratio(get(results, "byoc", "payloads", "1row", "rps"), get(results, "ceiling", "payloads", "1row", "rps"))
+                value = ratio(
+                    get(results, "byoc", "payloads", "1row", "rps"),
+                    get(results, "ceiling", "payloads", "1row", "rps"),
+                )
                 ok = value is not None and value >= 0.85
             verdict = "PASS" if ok else "FAIL"
             if value is None:
                 why = "no value"
-        out.append({"key": key, "target": desc, "need": need, "value": value, "result": verdict, "why": why})
+        out.append(
+            {
+                "key": key,
+                "target": desc,
+                "need": need,
+                "value": value,
+                "result": verdict,
+                "why": why,
+            }
+        )
     return out
 
 
@@ -722,12 +998,17 @@ def fmt(v, spec: str, unit: str = "") -> str:
 def print_report(results: dict, targets: list[dict], args) -> None:
     p = print
     p("")
-    p(f"byoc benchmark: server on core {SERVER_CORE}, wrk on core {LOADGEN_CORE} "
-      f"(1 thread, {args.connections} connections, {args.duration} s per payload), "
-      f"{args.workers} workers, POST /invocations text/csv")
+    p(
+        f"byoc benchmark: server on core {SERVER_CORE}, wrk on core {LOADGEN_CORE} "
+        f"(1 thread, {args.connections} connections, {args.duration} s per payload), "
+        f"{args.workers} workers, POST /invocations Content-Type {CONTENT_TYPE}, Accept {ACCEPT}"
+    )
     p("")
-    hdr = f"{'server':<8} {'cold start':>10} {'payload':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} " \
-          f"{'requests':>9} {'non-2xx':>8} {'sock err':>8} {'RSS MiB':>8} {'PSS MiB':>8}"
+    hdr = (
+        f"{'server':<8} {'cold start':>10} {'payload':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'requests':>9} {'non-2xx':>8} {'sock err':>8} {'srv CPU':>7} {'other':>6} {'conns':>6} "
+        f"{'RSS MiB':>8} {'PSS MiB':>8}"
+    )
     p(hdr)
     p("-" * len(hdr))
     for name in ALL_SERVERS:
@@ -740,29 +1021,81 @@ def print_report(results: dict, targets: list[dict], args) -> None:
         mem = r.get("memory") or {}
         for i, pl in enumerate(PAYLOADS):
             w = (r.get("payloads") or {}).get(pl)
-            left = f"{name:<8} {fmt(r.get('cold_start_s'), '.3f', ' s'):>10}" if i == 0 else " " * 19
-            memcols = f"{fmt(mem.get('rss_mib'), '.1f'):>8} {fmt(mem.get('pss_mib'), '.1f'):>8}" if i == 0 else ""
+            left = (
+                f"{name:<8} {fmt(r.get('cold_start_s'), '.3f', ' s'):>10}" if i == 0 else " " * 19
+            )
+            memcols = (
+                f"{fmt(mem.get('rss_mib'), '.1f'):>8} {fmt(mem.get('pss_mib'), '.1f'):>8}"
+                if i == 0
+                else ""
+            )
             if w is None:
                 p(f"{left} {PAYLOAD_LABEL[pl]:<9} (not measured)")
                 continue
-            p(f"{left} {PAYLOAD_LABEL[pl]:<9} {w['rps']:>9.1f} {w['p50_ms']:>8.2f} {w['p99_ms']:>8.2f} "
-              f"{w['requests']:>9d} {w['non2xx']:>8d} {w['socket_errors']:>8d} {memcols}")
+            cpu = w.get("cpu") or {}
+            conns = "/".join(str(c) for c in (w.get("connections_per_process") or {}).values())
+            srv_cpu = fmt(cpu.get("server_pct"), ".0f", "%")
+            other_cpu = fmt(cpu.get("other_pct"), ".0f", "%")
+            p(
+                f"{left} {PAYLOAD_LABEL[pl]:<9} {w['rps']:>9.1f} {w['p50_ms']:>8.2f} "
+                f"{w['p99_ms']:>8.2f} {w['requests']:>9d} {w['non2xx']:>8d} "
+                f"{w['socket_errors']:>8d} {srv_cpu:>7} {other_cpu:>6} {conns or '-':>6} {memcols}"
+            )
         if r["status"] != "ok":
             p(f"{'':<8} !!! {r['status']}: " + "; ".join(r["errors"])[:300])
     p("")
-    p(f"Memory: RSS and PSS summed over every process of the server's session (master/launcher + "
-      f"workers; for the peer also the Java frontend), read from /proc/<pid>/smaps_rollup after the "
-      f"load runs, with {MEMORY_WORKERS} workers"
-      + (" (same start as the throughput runs)." if args.workers == MEMORY_WORKERS
-         else f" (separate start, because throughput ran with {args.workers} workers)."))
+    p(
+        "srv CPU: CPU used by the server's processes during the wrk run, in % of one core "
+        "(it has one: core 0). other: CPU used by processes that are neither the server nor "
+        f"wrk/run.py -- noise; above {OTHER_CPU_WARN_PCT:.0f}% that row is disturbed."
+    )
+    p(
+        "conns: wrk's keep-alive connections per server process, sampled mid-run. gunicorn hands "
+        "each connection to one worker for its lifetime, so 8/0 vs 4/4 is luck of the draw and "
+        "moves gunicorn throughput run to run."
+    )
+    speeds = [
+        f"{n} {r['core_speed_s'] * 1000:.0f} ms"
+        for n, r in results.items()
+        if r.get("core_speed_s")
+    ]
+    if speeds:
+        p(
+            "core 0 speed before each server (fixed Python loop, lower = faster, should be equal): "
+            + ", ".join(speeds)
+        )
+    noisy = [
+        f"{n}/{PAYLOAD_LABEL[pl]} {w['cpu']['other_pct']:.0f}%"
+        for n, r in results.items()
+        for pl, w in (r.get("payloads") or {}).items()
+        if w.get("cpu", {}).get("other_pct", 0) > OTHER_CPU_WARN_PCT
+    ]
+    if noisy:
+        p("WARNING: other processes were busy during: " + ", ".join(noisy))
+    p(
+        f"Memory: RSS and PSS summed over every process of the server's session (master/launcher + "
+        f"workers; for the peer also the Java frontend), read from /proc/<pid>/smaps_rollup "
+        f"after the load runs, with {MEMORY_WORKERS} workers"
+        + (
+            " (same start as the throughput runs)."
+            if args.workers == MEMORY_WORKERS
+            else f" (separate start, because throughput ran with {args.workers} workers)."
+        )
+    )
     for name in ALL_SERVERS:
         mem = (results.get(name) or {}).get("memory")
         if not mem:
             continue
         parts = []
         for proc in mem["processes"]:
-            parts.append(f"{proc['role']} {proc['pss_kib'] / 1024:.1f}/{proc['rss_kib'] / 1024:.1f}"
-                         + ("" if proc["cpus_allowed"] == str(SERVER_CORE) else f" [cpus {proc['cpus_allowed']}!]"))
+            parts.append(
+                f"{proc['role']} {proc['pss_kib'] / 1024:.1f}/{proc['rss_kib'] / 1024:.1f}"
+                + (
+                    ""
+                    if proc["cpus_allowed"] == str(SERVER_CORE)
+                    else f" [cpus {proc['cpus_allowed']}!]"
+                )
+            )
         p(f"  {name:<8} PSS/RSS MiB per process: " + ", ".join(parts))
     p("")
     p(f"{'target':<38} {'value':>10} {'need':>10}  result")
@@ -777,7 +1110,10 @@ def print_report(results: dict, targets: list[dict], args) -> None:
             vs = f"{v:.3f}"
         else:
             vs = f"{v:.2f}x"
-        p(f"{t['target']:<38} {vs:>10} {t['need']:>10}  {t['result']}" + (f" ({t['why']})" if t["why"] else ""))
+        p(
+            f"{t['target']:<38} {vs:>10} {t['need']:>10}  {t['result']}"
+            + (f" ({t['why']})" if t["why"] else "")
+        )
     p("")
 
 
@@ -785,22 +1121,43 @@ def print_report(results: dict, targets: list[dict], args) -> None:
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default=",".join(ALL_SERVERS),
-                    help="comma-separated subset of byoc,peer,ceiling (default: all)")
-    ap.add_argument("--duration", type=int, default=10, help="seconds of wrk load per payload (default 10)")
-    ap.add_argument("--workers", type=int, default=MEMORY_WORKERS,
-                    help="SAGEMAKER_MODEL_SERVER_WORKERS for every server (default 2; memory is "
-                         "always measured with 2, in a separate start if this differs)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--only",
+        default=",".join(ALL_SERVERS),
+        help="comma-separated subset of byoc,peer,ceiling (default: all)",
+    )
+    ap.add_argument(
+        "--duration", type=int, default=10, help="seconds of wrk load per payload (default 10)"
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=THROUGHPUT_WORKERS,
+        help="SAGEMAKER_MODEL_SERVER_WORKERS for every server (default 2; memory is "
+        "always measured with 2, in a separate start if this differs)",
+    )
     ap.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
-    ap.add_argument("--warmup", type=int, default=2,
-                    help="seconds of wrk warm-up before measuring, split over the payloads (default 2)")
-    ap.add_argument("--start-timeout", type=float, default=60.0,
-                    help="max seconds from launch to first successful prediction (default 60)")
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=6,
+        help="seconds of wrk warm-up before measuring, split over the payloads (default 6; "
+        "the peer's JVM needs a few seconds to compile its hot paths)",
+    )
+    ap.add_argument(
+        "--start-timeout",
+        type=float,
+        default=60.0,
+        help="max seconds from launch to first successful prediction (default 60)",
+    )
     ap.add_argument("--json", metavar="PATH", help="write all numbers to this JSON file")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any target FAILs")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (model, logs)")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory (model, logs)"
+    )
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(ALL_SERVERS)
@@ -854,7 +1211,7 @@ def main(argv=None) -> int:
         for srv in list(cleanup):
             try:
                 srv.stop()
-            except Exception as e:  # noqa: BLE001 - keep stopping the others
+            except Exception as e:
                 log(f"[{srv.name}] stop failed: {e}")
         errors_seen = failed_hard or any(r.get("status") != "ok" for r in results.values())
         if args.keep or errors_seen:
@@ -868,14 +1225,34 @@ def main(argv=None) -> int:
     if args.json:
         doc = {
             "config": {
-                "duration_s": args.duration, "workers": args.workers, "memory_workers": MEMORY_WORKERS,
-                "connections": args.connections, "wrk_threads": 1, "warmup_s": args.warmup,
-                "server_core": SERVER_CORE, "loadgen_core": LOADGEN_CORE, "content_type": CONTENT_TYPE,
-                "payloads": {k: {"rows": 1 if k == "1row" else 100, "bytes": len(v)} for k, v in bodies.items()},
+                "duration_s": args.duration,
+                "workers": args.workers,
+                "memory_workers": MEMORY_WORKERS,
+                "connections": args.connections,
+                "wrk_threads": 1,
+                "warmup_s": args.warmup,
+                "server_core": SERVER_CORE,
+                "loadgen_core": LOADGEN_CORE,
+                "content_type": CONTENT_TYPE,
+                "accept": ACCEPT,
+                "payloads": {
+                    k: {"rows": 1 if k == "1row" else 100, "bytes": len(v)}
+                    for k, v in bodies.items()
+                },
                 "versions": {
                     "python": sys.version.split()[0],
-                    **{d: version_of(d) for d in ("byoc", "flask", "gunicorn", "scikit-learn", "numpy",
-                                                  "sagemaker-inference", "multi-model-server")},
+                    **{
+                        d: version_of(d)
+                        for d in (
+                            "byoc",
+                            "flask",
+                            "gunicorn",
+                            "scikit-learn",
+                            "numpy",
+                            "sagemaker-inference",
+                            "multi-model-server",
+                        )
+                    },
                     "java": tool_version(["java", "-version"]),
                     "wrk": tool_version(["wrk", "-v"]),
                 },
@@ -887,7 +1264,10 @@ def main(argv=None) -> int:
         log(f"wrote {args.json}")
 
     if any(r.get("status") != "ok" for r in results.values()):
-        log("!!! at least one server FAILED or returned non-2xx / socket errors: its numbers are not valid")
+        log(
+            "!!! at least one server FAILED or returned non-2xx / socket errors: "
+            "its numbers are not valid"
+        )
         return 2
     if args.strict and any(t["result"] == "FAIL" for t in targets):
         return 1
