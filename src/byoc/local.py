@@ -300,7 +300,7 @@ def train(
                 directory.mkdir(parents=True, exist_ok=True)
             container = f"byoc-{host}-{run_id}"
             args = [
-                "run", "-d", "--name", container, "--hostname", host,
+                "create", "--name", container, "--hostname", host,
                 "-v", f"{dirs['input'].resolve()}:/opt/ml/input",
                 "-v", f"{config_dir}:/opt/ml/input/config",
                 "-v", f"{model_dir.resolve()}:/opt/ml/model",
@@ -315,6 +315,8 @@ def train(
                 args += ["-e", f"{key}={value}"]
             docker(*args, image, "train")
             containers.append(container)
+        for container in containers:  # all hosts come up together, as on SageMaker
+            docker("start", container)
         started = time.monotonic()
         followers = (
             [
