@@ -219,3 +219,20 @@ def test_local_test_scripts(image: str, trained: Path, tmp_path: Path) -> None:
         assert len(json.loads(predicted.stdout.splitlines()[0])) == 2
     finally:
         docker("rm", "-f", name, check=False)
+
+
+def test_readme_main_command_builds_trains_serves_and_predicts(image: str) -> None:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "BYOC_IMAGE_NAME": "byoc-example-test"}
+    try:
+        result = subprocess.run(
+            ["bash", str(REPO / "local_test" / "example.sh")],
+            env=env, capture_output=True, text=True, timeout=1200,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        out = result.stdout
+        assert "is healthy after" in out and "HTTP 200" in out
+        predictions = out.split("cars.csv\n")[1].splitlines()[0]
+        assert len(json.loads(predictions)) == 3
+    finally:
+        docker("rm", "-f", "byoc-example", check=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -187,5 +188,30 @@ def test_demo_serves_the_embedded_example() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "/ping -> 200" in result.stdout
-    assert "(text/csv, 2 cars) -> 200" in result.stdout
+    assert "(text/csv, 2 cars) -> 200 [" in result.stdout
     assert "(application/json) -> 200 [" in result.stdout
+
+
+def test_main_command_without_docker_serves_the_embedded_example(tmp_path: Path) -> None:
+    """README's first command on a machine without Docker: says so, serves anyway."""
+    (tmp_path / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
+    venv = REPO / ".venv" / "bin" / "byoc"
+    if not venv.exists():
+        pytest.skip("needs the repository's .venv (made by .ci/run or local_test/example.sh)")
+    result = subprocess.run(
+        ["/bin/bash", str(REPO / "local_test" / "example.sh")],
+        env={
+            "PATH": str(tmp_path),
+            "BYOC_DEMO_ONCE": "1",
+            "PORT": str(free_port()),
+            "HOME": "/tmp",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Docker is not available here: the docker command is not installed." in result.stdout
+    assert "/ping -> 200" in result.stdout
+    assert "(application/json) -> 200 [" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -107,6 +107,7 @@ def _docker_or_exit() -> None:
 @click.option("--no-network", is_flag=True, help="No outside network (network isolation).")
 @click.option("--startup-timeout", type=float, default=240.0, show_default=True)
 @click.option("--detach", is_flag=True, help="Leave it running once healthy.")
+@click.option("--name", help="Container name (an existing container of that name is replaced).")
 def local_serve(
     image: str | None,
     model: Path,
@@ -115,14 +116,19 @@ def local_serve(
     no_network: bool,
     startup_timeout: float,
     detach: bool,
+    name: str | None,
 ) -> None:
     """Serve IMAGE as a SageMaker endpoint: health check, then answer until Ctrl-C."""
-    from .local import DockerError, default_image, parse_env, start_endpoint
+    from .local import DockerError, default_image, docker, parse_env, start_endpoint
 
     _docker_or_exit()
     image = image or default_image()
     try:
-        endpoint = start_endpoint(image, model, port, parse_env(env), isolated=no_network)
+        if name:
+            docker("rm", "-f", name, check=False)
+        endpoint = start_endpoint(
+            image, model, port, parse_env(env), isolated=no_network, name=name
+        )
     except (DockerError, ValueError) as exc:
         _fail(str(exc), 1)
     try:
@@ -221,6 +227,7 @@ def _request(
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
     if content_type:
         request.add_header("Content-Type", content_type)
+        request.add_header("Accept", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read().decode()
