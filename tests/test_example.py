@@ -16,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from byoc.app import create_app
+from byoc.cli import SAMPLE_JSON as CAR_JSON
 from byoc.core import Service
 from byoc.example import MODEL_FILE, LinearMpgModel, bundled_model, fit, read_auto_mpg
 from byoc.paths import MLPaths
@@ -28,15 +29,6 @@ from .server import REPO
 DATA = REPO / "local_test" / "test_dir" / "input" / "data" / "training" / "auto-mpg.csv"
 PROGRAM_DIR = REPO / "container" / "autompg"
 CARS_CSV = "4,140,86,2790,15.6,82,1\n8,350,165,3693,11.5,70,1\n4,97,,2130,14.5,71,3\n"
-CAR_JSON = {
-    "cylinders": 4,
-    "displacement": 97,
-    "horsepower": 88,
-    "weight": 2130,
-    "acceleration": 14.5,
-    "model_year": 71,
-    "origin": "Japan",
-}
 
 
 def client_for(model_dir: Path, handler: str) -> FlaskClient:

@@ -51,13 +51,7 @@ def can_access(path: Path, uid: int, gids: set[int], mode: int) -> bool:
 def _prepare_training(paths: MLPaths, uid: int, gid: int) -> list[str]:
     """Give the user the directories training writes; return what it still cannot use."""
     problems = []
-    for directory in (
-        paths.model_dir,
-        paths.output_dir,
-        paths.output_data_dir,
-        paths.output_intermediate_dir,
-        paths.checkpoints_dir,
-    ):
+    for directory in paths.training_output_dirs:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             if not can_access(directory, uid, {gid}, os.W_OK | os.R_OK):

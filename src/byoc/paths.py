@@ -82,3 +82,14 @@ class MLPaths:
     @property
     def checkpoints_dir(self) -> Path:
         return self.root / "checkpoints"
+
+    @property
+    def training_output_dirs(self) -> tuple[Path, ...]:
+        """What a training job writes: model, output (data, intermediate), checkpoints."""
+        return (
+            self.model_dir,
+            self.output_dir,
+            self.output_data_dir,
+            self.output_intermediate_dir,
+            self.checkpoints_dir,
+        )

@@ -192,12 +192,7 @@ class _StderrTee:
 
 
 def _prepare(paths: MLPaths) -> None:
-    for directory in (
-        paths.model_dir,
-        paths.output_data_dir,
-        paths.output_intermediate_dir,
-        paths.checkpoints_dir,
-    ):
+    for directory in paths.training_output_dirs:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
