@@ -133,6 +133,13 @@ def input_fn(body, content_type):
         assert predict(server.url, "exit\n").status_code == 500
         assert predict(server.url, "abc\n").status_code == 400
         assert predict(server.url, "1," * 600_000).status_code == 413
+        chunked = requests.post(  # no Content-Length: the limit applies while reading
+            server.url + "/invocations",
+            data=iter([b"1," * 300_000] * 3),
+            headers={"Content-Type": "text/csv"},
+            timeout=10,
+        )
+        assert chunked.status_code == 413 and chunked.json()["error"] == "payload_too_large"
         assert predict(server.url, "1\n").json()[0] == pid
 
 

@@ -9,7 +9,7 @@ from flask import Response as FlaskResponse
 from werkzeug.exceptions import HTTPException
 
 from .core import Response, Service, error_response
-from .errors import ByocError, InternalError, PayloadTooLarge
+from .errors import ByocError, InternalError
 from .settings import Settings
 from .wsgi import HotPath
 
@@ -45,10 +45,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             refused = service.check_content_length(length)
             if refused is not None:
                 return _to_flask(refused)
-        limit = settings.max_payload_bytes
-        body = request.stream.read(limit + 1)
-        if len(body) > limit:
-            return _to_flask(error_response(PayloadTooLarge(f"request body is over {limit} bytes")))
+        # One byte past the limit is enough for the core to refuse an unsized (chunked) body.
+        body = request.stream.read(settings.max_payload_bytes + 1)
         return _to_flask(
             service.invoke(
                 body,

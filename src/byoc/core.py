@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codecs import Codec, CodecRegistry, default_registry
+from .codecs._text import decode_text
 from .context import INFERENCE_ID, Context, RequestHeaders
 from .errors import (
     BadRequest,
@@ -388,8 +389,6 @@ class Service:
 
     def _user_input(self, body: bytes, media_type: MediaType | None) -> str | bytes:
         if media_type is not None and media_type.essence in _TEXT_INPUT:
-            from .codecs._text import decode_text
-
             return decode_text(body, media_type)
         return body
 
