@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from byoc.local import docker
+
 from .conftest import require
 from .docker_support import require_docker, test_image
 from .server import REPO, free_port
@@ -25,6 +27,17 @@ SDK_CONFIG = {
 def test_estimator_fit_deploy_predict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_docker()
     image = test_image()
+    before = set(docker("ps", "-aq").stdout.split())
+    try:
+        run_sdk(image, tmp_path, monkeypatch)
+    finally:  # the SDK's docker-compose leaves its stopped containers behind
+        for container in set(docker("ps", "-aq").stdout.split()) - before:
+            name = docker("inspect", "-f", "{{.Name}}", container, check=False).stdout
+            if "-algo-" in name:
+                docker("rm", "-f", container, check=False)
+
+
+def run_sdk(image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     config_file = tmp_path / "sdk-config.yaml"
