@@ -10,8 +10,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -224,15 +222,11 @@ SAMPLE_JSON = {
 def _request(
     url: str, data: bytes | None = None, content_type: str | None = None
 ) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    if content_type:
-        request.add_header("Content-Type", content_type)
-        request.add_header("Accept", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+    from .local import http_request
+
+    headers = {"Content-Type": content_type, "Accept": "application/json"} if content_type else {}
+    status, body = http_request(url, 5, data, headers)
+    return status, body.decode()
 
 
 def _wait_for_ping(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:

@@ -33,11 +33,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .training.runner import FAILURE_REASON_CHARS
+
 __all__ = [
     "DockerError",
     "Endpoint",
     "TrainingResult",
     "container_ip",
+    "http_request",
     "pack",
     "start_endpoint",
     "train",
@@ -48,7 +51,6 @@ STARTUP_TIMEOUT = 240.0  # SageMaker's default ContainerStartupHealthCheckTimeou
 PING_TIMEOUT = 2.0
 STOP_GRACE_SERVE = 30  # SIGTERM, then SIGKILL 30 s later
 STOP_GRACE_TRAIN = 120  # StopTrainingJob: SIGTERM, then SIGKILL 120 s later
-FAILURE_REASON_CHARS = 1024
 ISOLATED_NETWORK = "byoc-isolated"
 _ENDPOINT_ENV = {
     "SAGEMAKER_BIND_TO_PORT": "8080",
@@ -113,7 +115,7 @@ def pack(directory: Path, archive: Path) -> Path:
     return archive
 
 
-def _http(
+def http_request(
     url: str, timeout: float, data: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
     request = urllib.request.Request(
@@ -160,7 +162,7 @@ class Endpoint:
                     f"ping health check. Last log lines:\n{self.logs()}"
                 )
             try:
-                status, body = _http(self.url + "/ping", PING_TIMEOUT)
+                status, body = http_request(self.url + "/ping", PING_TIMEOUT)
                 if status == 200:
                     self.healthy_after = time.monotonic() - self.started
                     return self.healthy_after
@@ -179,7 +181,7 @@ class Endpoint:
         headers = {"Content-Type": content_type}
         if accept:
             headers["Accept"] = accept
-        return _http(self.url + "/invocations", 60, body, headers)
+        return http_request(self.url + "/invocations", 60, body, headers)
 
     def stop(self, grace: int = STOP_GRACE_SERVE) -> int | None:
         docker("stop", "-t", str(grace), self.name, check=False, timeout=grace + 30)
