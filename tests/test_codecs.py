@@ -64,8 +64,32 @@ def test_csv_decodes_rows_to_2d_floats() -> None:
 
 
 @pytest.mark.parametrize(
+    "rows",
+    [
+        ["5.1,3.5,1.4,0.2"] * 100,
+        [" 1, 2", "3 ,4", "+1,.5", "1e5,-2.5E-3", "nan,inf"],
+        ["1,2", "", "   ", "3,4", "5,6", "7,8"],  # blank lines: numpy refuses, Python skips
+        ["1,,3", "4,5,6", "7,8,9", "1,2,3"],  # empty field -> NaN
+        ["1_0,2", "3,4", "5,6", "7,8"],  # Python's float() reads 1_0
+    ],
+)
+def test_csv_many_rows_read_the_same_as_the_python_path(rows: list[str]) -> None:
+    body = "\r\n".join(rows).encode()
+    fast = codec("text/csv").decode(body, mt("text/csv"))
+    expected = [
+        [float(f) if f.strip() else float("nan") for f in row.split(",")]
+        for row in rows
+        if row.strip()
+    ]
+    np.testing.assert_array_equal(fast, np.array(expected))
+    assert fast.dtype == np.float64 and fast.ndim == 2
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
+        (b"1,2\n3,4\n5,6\n7\n", "row 4 has 1 columns, expected 2"),
+        (b"1,2\n3,4\n5,6\n7,x\n", "row 4, column 2: 'x' is not a number"),
         (b"", "empty CSV body"),
         (b"1,2\n3\n", "row 2 has 1 columns, expected 2"),
         (b"1,abc\n", "row 1, column 2: 'abc' is not a number"),
