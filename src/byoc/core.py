@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from .batching import Batcher
 from .codecs import Codec, CodecRegistry, default_registry
 from .codecs._text import decode_text
 from .context import INFERENCE_ID, Context, RequestHeaders
@@ -42,6 +43,7 @@ from .settings import Settings
 __all__ = ["ModelState", "Response", "Service", "error_response"]
 
 log = logging.getLogger("byoc.serving")
+_T = TypeVar("_T")
 
 JSON = "application/json"
 # What input_fn/transform_fn receive as str (UTF-8 decoded); everything else is bytes.
@@ -113,6 +115,7 @@ class Service:
         )
         self._negotiated: dict[tuple[str | None, str | None], str | None] = {}
         self._model_dir = str(settings.paths.model_dir)
+        self._batcher: Batcher | None = None
 
     # -- model lifecycle ---------------------------------------------------
     @property
@@ -134,6 +137,7 @@ class Service:
             model = handlers.model_fn(context, self._model_dir)
             if handlers.model_warmup_fn is not None:
                 handlers.model_warmup_fn(context, self._model_dir, model)
+            self._batcher = self._make_batcher(handlers, model)
             self._handlers, self._model = handlers, model
             self._check_default_accept(handlers)
             # Everything loaded so far (framework, model) lives as long as the process:
@@ -264,51 +268,162 @@ class Service:
         context = (
             Context(self._model_dir, attributes, inference_id) if handlers.needs_context else None
         )
-        if not self._slots.acquire(timeout=self.settings.timeout):
-            raise ServiceUnavailable("worker busy: timed out waiting for the model", code="busy")
-        try:
-            if handlers.transform_fn is not None:
-                result = self._call(
-                    "transform_fn",
-                    handlers.transform_fn,
-                    context,
-                    self._model,
-                    self._user_input(body, media_type),
-                    media_type.essence if media_type else None,
-                    out_type,
-                )
-                payload, out_type = self._normalise(result, out_type)
-            else:
-                if handlers.input_fn is not None:
-                    data = self._call(
-                        "input_fn",
-                        handlers.input_fn,
-                        context,
-                        self._user_input(body, media_type),
-                        media_type.essence if media_type else None,
-                    )
-                else:
-                    assert codec_in is not None and media_type is not None
-                    data = codec_in.decode(body, media_type)
-                if handlers.predict_fn is not None:
-                    prediction = self._call(
-                        "predict_fn", handlers.predict_fn, context, data, self._model
-                    )
-                else:
-                    prediction = self._call("predict", _default_predict, None, data, self._model)
-                if handlers.output_fn is not None:
-                    result = self._call(
-                        "output_fn", handlers.output_fn, context, prediction, out_type
-                    )
-                    payload, out_type = self._normalise(result, out_type)
-                else:
-                    assert codec_out is not None
-                    payload = codec_out.encode(prediction)
-        finally:
-            self._slots.release()
+        if handlers.transform_fn is not None:
+            result = self._in_slot(
+                True,
+                self._call,
+                "transform_fn",
+                handlers.transform_fn,
+                context,
+                self._model,
+                self._user_input(body, media_type),
+                media_type.essence if media_type else None,
+                out_type,
+            )
+            payload, out_type = self._normalise(result, out_type)
+        elif self._batcher is None:
+            # One slot for the three stages: no other request's handler code in between.
+            payload, out_type = self._in_slot(
+                True,
+                self._pipeline,
+                handlers,
+                context,
+                body,
+                media_type,
+                codec_in,
+                out_type,
+                codec_out,
+            )
+        else:
+            # Batching: user code holds a slot per stage; the batcher takes one per call.
+            data = self._in_slot(
+                handlers.input_fn is not None,
+                self._decode,
+                handlers,
+                context,
+                body,
+                media_type,
+                codec_in,
+            )
+            try:
+                prediction = self._batcher(data)
+            except ByocError:
+                raise
+            except (Exception, SystemExit) as exc:
+                raise self._classify(_predict_stage(handlers), exc) from exc
+            payload, out_type = self._in_slot(
+                handlers.output_fn is not None,
+                self._encode,
+                handlers,
+                context,
+                prediction,
+                out_type,
+                codec_out,
+            )
         if context is None:
             return Response(200, payload, out_type)
         return self._from_context(context, payload, out_type)
+
+    # -- pipeline stages ------------------------------------------------------
+    def _in_slot(self, needed: bool, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)``, holding a handler slot if ``needed`` (handler code runs)."""
+        if not needed:
+            return fn(*args)
+        if not self._slots.acquire(timeout=self.settings.timeout):
+            raise ServiceUnavailable("worker busy: timed out waiting for the model", code="busy")
+        try:
+            return fn(*args)
+        finally:
+            self._slots.release()
+
+    def _pipeline(
+        self,
+        handlers: Handlers,
+        context: Context | None,
+        body: bytes,
+        media_type: MediaType | None,
+        codec_in: Codec | None,
+        out_type: str,
+        codec_out: Codec | None,
+    ) -> tuple[bytes, str]:
+        data = self._decode(handlers, context, body, media_type, codec_in)
+        prediction = self._predict(handlers, context, data)
+        return self._encode(handlers, context, prediction, out_type, codec_out)
+
+    def _decode(
+        self,
+        handlers: Handlers,
+        context: Context | None,
+        body: bytes,
+        media_type: MediaType | None,
+        codec_in: Codec | None,
+    ) -> Any:
+        if handlers.input_fn is not None:
+            return self._call(
+                "input_fn",
+                handlers.input_fn,
+                context,
+                self._user_input(body, media_type),
+                media_type.essence if media_type else None,
+            )
+        assert codec_in is not None and media_type is not None
+        return codec_in.decode(body, media_type)
+
+    def _predict(self, handlers: Handlers, context: Context | None, data: Any) -> Any:
+        if handlers.predict_fn is not None:
+            return self._call("predict_fn", handlers.predict_fn, context, data, self._model)
+        return self._call("predict", _default_predict, None, data, self._model)
+
+    def _encode(
+        self,
+        handlers: Handlers,
+        context: Context | None,
+        prediction: Any,
+        out_type: str,
+        codec_out: Codec | None,
+    ) -> tuple[bytes, str]:
+        if handlers.output_fn is not None:
+            result = self._call("output_fn", handlers.output_fn, context, prediction, out_type)
+            return self._normalise(result, out_type)
+        assert codec_out is not None
+        return codec_out.encode(prediction), out_type
+
+    def _make_batcher(self, handlers: Handlers, model: Any) -> Batcher | None:
+        size = self.settings.max_batch_size
+        if size < 2:
+            return None
+        why_not = None
+        if handlers.transform_fn is not None:
+            why_not = "transform_fn decodes, predicts and encodes in one call"
+        elif handlers.predict_fn is not None and handlers.predict_fn.takes_context:
+            why_not = "predict_fn takes context, and a batch holds several requests"
+        if why_not:
+            log.warning("BYOC_MAX_BATCH_SIZE=%d ignored: %s", size, why_not)
+            return None
+        predict_fn = handlers.predict_fn
+        if predict_fn is not None:
+            fn = predict_fn.fn
+
+            def predict(data: Any) -> Any:
+                return fn(data, model)
+        else:
+
+            def predict(data: Any) -> Any:
+                return _default_predict(data, model)
+
+        if size > self.settings.threads:
+            log.warning(
+                "BYOC_MAX_BATCH_SIZE=%d: a batch holds at most BYOC_THREADS=%d requests",
+                size,
+                self.settings.threads,
+            )
+        return Batcher(
+            predict,
+            max_size=size,
+            max_delay=self.settings.max_batch_delay_ms / 1000.0,
+            slots=self._slots,
+            timeout=self.settings.timeout,
+        )
 
     # -- helpers --------------------------------------------------------------
     def _too_large_message(self, size: int) -> str:
@@ -452,6 +567,10 @@ class Service:
             elif lowered not in _RESERVED_HEADERS:
                 extra.append((name, str(value)))
         return Response(status, payload, content_type, tuple(extra))
+
+
+def _predict_stage(handlers: Handlers) -> str:
+    return "predict_fn" if handlers.predict_fn is not None else "predict"
 
 
 def _default_predict(data: Any, model: Any) -> Any:

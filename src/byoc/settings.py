@@ -126,6 +126,8 @@ class Settings:
     program: str = "inference.py"
     preload: bool = False
     handler_concurrency: int = 1
+    max_batch_size: int = 1
+    max_batch_delay_ms: float = 2.0
     hot_path: bool = True
     access_log: bool = True
     log_format: str = "text"
@@ -160,6 +162,8 @@ class Settings:
             program=(e.get("SAGEMAKER_PROGRAM") or "inference.py").strip(),
             preload=_bool(e, "BYOC_PRELOAD_MODEL", False),
             handler_concurrency=_int(e, "BYOC_HANDLER_CONCURRENCY", 1, 1, 1024),
+            max_batch_size=_int(e, "BYOC_MAX_BATCH_SIZE", 1, 1, 4096),
+            max_batch_delay_ms=_float(e, "BYOC_MAX_BATCH_DELAY_MS", 2.0, 0.0, 10000.0),
             hot_path=_bool(e, "BYOC_HOT_PATH", True),
             access_log=_bool(e, "BYOC_ACCESS_LOG", True),
             log_format=_choice(e, "BYOC_LOG_FORMAT", "text", ("text", "json")),
