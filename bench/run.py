@@ -46,8 +46,13 @@ LUA_SCRIPT = BENCH_DIR / "invocations.lua"
 
 SERVER_CORE = 0
 LOADGEN_CORE = 1
-ALL_SERVERS = ("byoc", "peer", "ceiling")
-RUN_ORDER = ("ceiling", "byoc", "peer")  # ceiling next to byoc: their ratio is the tightest
+ALL_SERVERS = ("byoc", "byoc-batch", "peer", "ceiling")
+# ceiling next to byoc: their ratio is the tightest
+RUN_ORDER = ("ceiling", "byoc", "byoc-batch", "peer")
+# byoc twice: as it comes, and with dynamic batching switched on (byoc.batching); every
+# byoc target is judged for both.
+SUBJECTS = ("byoc", "byoc-batch")
+BATCH_ENV = {"BYOC_MAX_BATCH_SIZE": "8"}
 PAYLOADS = ("1row", "100rows")
 PAYLOAD_LABEL = {"1row": "1 row", "100rows": "100 rows"}
 CONTENT_TYPE = "text/csv"
@@ -809,7 +814,8 @@ def base_env(root: Path, port: int, workers: int) -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("SAGEMAKER_") and k not in ("PYTHONPATH", "GUNICORN_CMD_ARGS")
+        if not k.startswith(("SAGEMAKER_", "BYOC_"))
+        and k not in ("PYTHONPATH", "GUNICORN_CMD_ARGS")
     }
     env.update(
         {
@@ -843,13 +849,19 @@ def byoc_command() -> tuple[list[str], str | None, str]:
 
 
 def make_factories(root: Path, expected: dict) -> dict:
-    def byoc(workers: int) -> Server:
+    def byoc(workers: int, name: str = "byoc", extra: dict | None = None) -> Server:
         argv, pypath, note = byoc_command()
         port = free_port()
         env = base_env(root, port, workers)
         if pypath:
             env["PYTHONPATH"] = pypath
-        return Server("byoc", argv, env, root / "run-byoc", port, workers, expected, note)
+        if extra:
+            env.update(extra)
+            note += " with " + " ".join(f"{k}={v}" for k, v in extra.items())
+        return Server(name, argv, env, root / f"run-{name}", port, workers, expected, note)
+
+    def byoc_batch(workers: int) -> Server:
+        return byoc(workers, "byoc-batch", BATCH_ENV)
 
     def peer(workers: int) -> Server:
         port = free_port()
@@ -908,7 +920,7 @@ def make_factories(root: Path, expected: dict) -> dict:
             "bare Flask, constant JSON body, gunicorn gthread x4 threads",
         )
 
-    return {"byoc": byoc, "peer": peer, "ceiling": ceiling}
+    return {"byoc": byoc, "byoc-batch": byoc_batch, "peer": peer, "ceiling": ceiling}
 
 
 # --------------------------------------------------------------------------- report
@@ -939,56 +951,61 @@ def evaluate_targets(results: dict) -> list[dict]:
         return None, ""
 
     out = []
-    for key, desc, need in TARGETS:
-        servers = {"cold_start": ("byoc",), "rps_1row_vs_ceiling": ("byoc", "ceiling")}.get(
-            key, ("byoc", "peer")
-        )
-        verdict, why = status_of(*servers)
-        value = None
-        if verdict is None:
-            if key.startswith("rps_") and key.endswith("_vs_peer"):
-                pl = key[len("rps_") : -len("_vs_peer")]
-                value = ratio(
-                    get(results, "byoc", "payloads", pl, "rps"),
-                    get(results, "peer", "payloads", pl, "rps"),
-                )
-                ok = value is not None and value >= 3.0
-            elif key.startswith("p99_"):
-                pl = key[len("p99_") : -len("_vs_peer")]
-                value = ratio(
-                    get(results, "byoc", "payloads", pl, "p99_ms"),
-                    get(results, "peer", "payloads", pl, "p99_ms"),
-                )
-                ok = value is not None and value <= 1 / 3
-            elif key == "cold_start":
-                value = get(results, "byoc", "cold_start_s")
-                ok = value is not None and value <= 1.3
-            elif key == "pss_vs_peer":
-                value = ratio(
-                    get(results, "byoc", "memory", "pss_mib"),
-                    get(results, "peer", "memory", "pss_mib"),
-                )
-                ok = value is not None and value <= 0.5
-            else:  # rps_1row_vs_ceiling
-                value = ratio(
-                    get(results, "byoc", "payloads", "1row", "rps"),
-                    get(results, "ceiling", "payloads", "1row", "rps"),
-                )
-                ok = value is not None and value >= 0.85
-            verdict = "PASS" if ok else "FAIL"
-            if value is None:
-                why = "no value"
-        out.append(
-            {
-                "key": key,
-                "target": desc,
-                "need": need,
-                "value": value,
-                "result": verdict,
-                "why": why,
-            }
-        )
+    for subject in SUBJECTS:
+        for key, desc, need in TARGETS:
+            out.append(evaluate_target(results, subject, key, desc, need, ratio, status_of))
     return out
+
+
+def evaluate_target(results, subject, key, desc, need, ratio, status_of) -> dict:
+    desc = desc.replace("byoc", subject, 1)
+    servers = {"cold_start": (subject,), "rps_1row_vs_ceiling": (subject, "ceiling")}.get(
+        key, (subject, "peer")
+    )
+    verdict, why = status_of(*servers)
+    value = None
+    if verdict is None:
+        if key.startswith("rps_") and key.endswith("_vs_peer"):
+            pl = key[len("rps_") : -len("_vs_peer")]
+            value = ratio(
+                get(results, subject, "payloads", pl, "rps"),
+                get(results, "peer", "payloads", pl, "rps"),
+            )
+            ok = value is not None and value >= 3.0
+        elif key.startswith("p99_"):
+            pl = key[len("p99_") : -len("_vs_peer")]
+            value = ratio(
+                get(results, subject, "payloads", pl, "p99_ms"),
+                get(results, "peer", "payloads", pl, "p99_ms"),
+            )
+            ok = value is not None and value <= 1 / 3
+        elif key == "cold_start":
+            value = get(results, subject, "cold_start_s")
+            ok = value is not None and value <= 1.3
+        elif key == "pss_vs_peer":
+            value = ratio(
+                get(results, subject, "memory", "pss_mib"),
+                get(results, "peer", "memory", "pss_mib"),
+            )
+            ok = value is not None and value <= 0.5
+        else:  # rps_1row_vs_ceiling
+            value = ratio(
+                get(results, subject, "payloads", "1row", "rps"),
+                get(results, "ceiling", "payloads", "1row", "rps"),
+            )
+            ok = value is not None and value >= 0.85
+        verdict = "PASS" if ok else "FAIL"
+        if value is None:
+            why = "no value"
+    return {
+        "key": key,
+        "subject": subject,
+        "target": desc,
+        "need": need,
+        "value": value,
+        "result": verdict,
+        "why": why,
+    }
 
 
 def fmt(v, spec: str, unit: str = "") -> str:
@@ -1005,9 +1022,9 @@ def print_report(results: dict, targets: list[dict], args) -> None:
     )
     p("")
     hdr = (
-        f"{'server':<8} {'cold start':>10} {'payload':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'requests':>9} {'non-2xx':>8} {'sock err':>8} {'srv CPU':>7} {'other':>6} {'conns':>6} "
-        f"{'RSS MiB':>8} {'PSS MiB':>8}"
+        f"{'server':<10} {'cold start':>10} {'payload':<9} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'requests':>9} {'non-2xx':>8} {'sock err':>8} {'srv CPU':>7} "
+        f"{'other':>6} {'conns':>6} {'RSS MiB':>8} {'PSS MiB':>8}"
     )
     p(hdr)
     p("-" * len(hdr))
@@ -1016,13 +1033,13 @@ def print_report(results: dict, targets: list[dict], args) -> None:
             continue
         r = results[name]
         if r["status"] == "FAILED":
-            p(f"{name:<8} FAILED: {r['errors'][0][:150]}")
+            p(f"{name:<10} FAILED: {r['errors'][0][:150]}")
             continue
         mem = r.get("memory") or {}
         for i, pl in enumerate(PAYLOADS):
             w = (r.get("payloads") or {}).get(pl)
             left = (
-                f"{name:<8} {fmt(r.get('cold_start_s'), '.3f', ' s'):>10}" if i == 0 else " " * 19
+                f"{name:<10} {fmt(r.get('cold_start_s'), '.3f', ' s'):>10}" if i == 0 else " " * 21
             )
             memcols = (
                 f"{fmt(mem.get('rss_mib'), '.1f'):>8} {fmt(mem.get('pss_mib'), '.1f'):>8}"
@@ -1042,7 +1059,7 @@ def print_report(results: dict, targets: list[dict], args) -> None:
                 f"{w['socket_errors']:>8d} {srv_cpu:>7} {other_cpu:>6} {conns or '-':>6} {memcols}"
             )
         if r["status"] != "ok":
-            p(f"{'':<8} !!! {r['status']}: " + "; ".join(r["errors"])[:300])
+            p(f"{'':<10} !!! {r['status']}: " + "; ".join(r["errors"])[:300])
     p("")
     p(
         "srv CPU: CPU used by the server's processes during the wrk run, in % of one core "
@@ -1096,10 +1113,10 @@ def print_report(results: dict, targets: list[dict], args) -> None:
                     else f" [cpus {proc['cpus_allowed']}!]"
                 )
             )
-        p(f"  {name:<8} PSS/RSS MiB per process: " + ", ".join(parts))
+        p(f"  {name:<10} PSS/RSS MiB per process: " + ", ".join(parts))
     p("")
-    p(f"{'target':<38} {'value':>10} {'need':>10}  result")
-    p("-" * 68)
+    p(f"{'target':<44} {'value':>10} {'need':>10}  result")
+    p("-" * 74)
     for t in targets:
         v = t["value"]
         if v is None:
@@ -1111,7 +1128,7 @@ def print_report(results: dict, targets: list[dict], args) -> None:
         else:
             vs = f"{v:.2f}x"
         p(
-            f"{t['target']:<38} {vs:>10} {t['need']:>10}  {t['result']}"
+            f"{t['target']:<44} {vs:>10} {t['need']:>10}  {t['result']}"
             + (f" ({t['why']})" if t["why"] else "")
         )
     p("")

@@ -143,6 +143,7 @@ class Settings:
         timeout = _int(e, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1, 86400)
         timeout = _int(e, "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", timeout, 1, 86400)
         payload_mb = _float(e, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6.0, 0.001, 1024.0)
+        batch_size = _int(e, "BYOC_MAX_BATCH_SIZE", 1, 1, 1024)
         default_accept = (e.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or "").strip() or None
         if default_accept is not None and "/" not in default_accept:
             raise SettingsError(
@@ -153,7 +154,8 @@ class Settings:
             host=(e.get("BYOC_HOST") or "0.0.0.0").strip(),
             port=_int(e, "SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535),
             workers=_int(e, "SAGEMAKER_MODEL_SERVER_WORKERS", cpu_count(), 1, 512),
-            threads=_int(e, "BYOC_THREADS", 4, 1, 1024),
+            # A batch cannot hold more requests than a worker has threads.
+            threads=_int(e, "BYOC_THREADS", max(4, batch_size), 1, 1024),
             timeout=timeout,
             graceful_timeout=_int(e, "BYOC_GRACEFUL_TIMEOUT", 25, 1, 3600),
             max_payload_bytes=int(payload_mb * 1024 * 1024),
@@ -162,7 +164,7 @@ class Settings:
             program=(e.get("SAGEMAKER_PROGRAM") or "inference.py").strip(),
             preload=_bool(e, "BYOC_PRELOAD_MODEL", False),
             handler_concurrency=_int(e, "BYOC_HANDLER_CONCURRENCY", 1, 1, 1024),
-            max_batch_size=_int(e, "BYOC_MAX_BATCH_SIZE", 1, 1, 4096),
+            max_batch_size=batch_size,
             max_batch_delay_ms=_float(e, "BYOC_MAX_BATCH_DELAY_MS", 2.0, 0.0, 10000.0),
             hot_path=_bool(e, "BYOC_HOT_PATH", True),
             access_log=_bool(e, "BYOC_ACCESS_LOG", True),
