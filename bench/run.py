@@ -63,9 +63,12 @@ CONTENT_TYPE = "text/csv"
 ACCEPT = "application/json"
 ONE_ROW = "5.1,3.5,1.4,0.2"
 MEMORY_WORKERS = 2
-# Throughput runs with 2 workers too (as the memory target does), in the same start; with
-# --workers 1 (each stack's default on one CPU) memory gets a start of its own.
-THROUGHPUT_WORKERS = MEMORY_WORKERS
+# Throughput runs with one worker: each stack's own default for the one core the server
+# has (byoc and MMS start one worker per CPU). Two processes on one core made the result
+# hinge on how gunicorn's workers happened to split wrk's 8 keep-alive connections
+# (measured: byoc-batch 4,037 req/s at 8/0, 2,730 at 7/1). Memory gets a start of its
+# own with MEMORY_WORKERS, the count the target names; --workers 2 measures both in one.
+THROUGHPUT_WORKERS = 1
 
 MMS_PID_FILE = Path(tempfile.gettempdir()) / ".model_server.pid"
 MMS_CONFIG_FILE = Path("/etc/sagemaker-mms.properties")
@@ -1144,7 +1147,7 @@ def parse_args(argv=None):
     ap.add_argument(
         "--only",
         default=",".join(ALL_SERVERS),
-        help="comma-separated subset of byoc,peer,ceiling (default: all)",
+        help="comma-separated subset of byoc,byoc-batch,peer,ceiling (default: all)",
     )
     ap.add_argument(
         "--duration", type=int, default=10, help="seconds of wrk load per payload (default 10)"
@@ -1153,8 +1156,9 @@ def parse_args(argv=None):
         "--workers",
         type=int,
         default=THROUGHPUT_WORKERS,
-        help="SAGEMAKER_MODEL_SERVER_WORKERS for every server (default 2; memory is "
-        "always measured with 2, in a separate start if this differs)",
+        help="SAGEMAKER_MODEL_SERVER_WORKERS for every server's throughput runs (default 1, "
+        "each stack's default on one core; memory is always measured with 2, in a separate "
+        "start if this differs)",
     )
     ap.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     ap.add_argument(
