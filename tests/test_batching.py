@@ -242,3 +242,23 @@ def test_batching_is_refused_where_it_cannot_apply(
     assert "BYOC_MAX_BATCH_SIZE=8 ignored" in caplog.text and why in caplog.text
     response = service.invoke(b"1,2", "text/csv", "application/json", {})
     assert response.status == 200
+
+
+def test_an_error_outside_predict_fails_the_batch_and_nobody_hangs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import byoc.batching
+
+    def no_memory(arrays: Any) -> Any:
+        raise MemoryError("joining")
+
+    monkeypatch.setattr(byoc.batching.np, "concatenate", no_memory)
+    gate = Gate()
+    batcher = Batcher(gate, max_size=8)
+    inputs = [np.array([[float(i)]]) for i in range(4)]
+    results = run_concurrently(batcher, gate, inputs)
+    assert results[0].tolist() == [0.0]  # the leader's own call ran alone, before
+    assert all(isinstance(r, MemoryError) for r in results[1:])
+    assert not batcher._busy  # the next request can lead
+    monkeypatch.undo()
+    assert batcher(np.array([[5.0]])).tolist() == [5.0]

@@ -86,7 +86,9 @@ class Batcher:
         self.max_delay = max_delay
         self._slots = slots
         self._timeout = timeout
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # followers: their item is done, or lead
+        self._arrived = threading.Condition(lock)  # the leader: a request has queued
         self._queue: deque[_Item] = deque()
         self._busy = False
         self._collecting = False
@@ -101,7 +103,7 @@ class Batcher:
         with self._cond:
             self._queue.append(item)
             if self._collecting:
-                self._cond.notify_all()
+                self._arrived.notify()
             while not item.done and self._busy:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -160,19 +162,26 @@ class Batcher:
                     return batch
                 self._collecting = True
                 try:
-                    if not self._cond.wait(wait):
+                    if not self._arrived.wait(wait):
                         return batch  # nothing joined for a while: go
                 finally:
                     self._collecting = False
 
     def _run(self, batch: list[_Item]) -> None:
-        if len(batch) > 1:
-            self._run_joined(batch)
-        for one in batch:
-            if not one.done:
-                self._run_one(one)
-        with self._cond:
-            self._cond.notify_all()
+        try:
+            if len(batch) > 1:
+                self._run_joined(batch)
+            for one in batch:
+                if not one.done:
+                    self._run_one(one)
+        except BaseException as exc:  # e.g. MemoryError joining: nobody may wait forever
+            for one in batch:
+                if not one.done:
+                    one.error, one.done = exc, True
+            raise
+        finally:
+            with self._cond:
+                self._cond.notify_all()
 
     def _run_one(self, item: _Item) -> None:
         self.calls += 1
