@@ -1,6 +1,6 @@
 """The ceiling: a bare Flask app whose POST /invocations returns a constant JSON body.
 
-Served by gunicorn exactly the way byoc runs (gthread worker, 4 threads, same number
+Served by gunicorn exactly the way byoc runs (gthread worker, 8 threads, same number
 of workers, --no-control-socket), it is the best a Flask+gunicorn server can do on this
 machine; byoc's overhead on top of the model is measured against it.
 """

@@ -900,7 +900,7 @@ def make_factories(root: Path, expected: dict) -> dict:
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            "8",  # byoc's default (byoc.settings.DEFAULT_THREADS)
             "--workers",
             str(workers),
             "--keep-alive",
@@ -920,7 +920,7 @@ def make_factories(root: Path, expected: dict) -> dict:
             port,
             workers,
             None,
-            "bare Flask, constant JSON body, gunicorn gthread x4 threads",
+            "bare Flask, constant JSON body, gunicorn gthread x8 threads",
         )
 
     return {"byoc": byoc, "byoc-batch": byoc_batch, "peer": peer, "ceiling": ceiling}

@@ -22,6 +22,13 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+# Threads per worker. With a thread for each of the front end's connections, requests
+# wait for the model in arrival order (FairSemaphore) instead of also queueing for a
+# thread: measured with 8 connections on one core, p99 6.6-7.3 ms with 4 threads,
+# 4.2-4.3 ms with 8, for the same throughput.
+DEFAULT_THREADS = 8
+
+
 def cpu_count() -> int:
     """CPUs this process may run on (honours taskset/cgroup affinity)."""
     try:
@@ -117,7 +124,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 8080
     workers: int = 1
-    threads: int = 4
+    threads: int = DEFAULT_THREADS
     timeout: int = 60
     graceful_timeout: int = 25
     max_payload_bytes: int = 6 * 1024 * 1024
@@ -155,7 +162,7 @@ class Settings:
             port=_int(e, "SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535),
             workers=_int(e, "SAGEMAKER_MODEL_SERVER_WORKERS", cpu_count(), 1, 512),
             # A batch cannot hold more requests than a worker has threads.
-            threads=_int(e, "BYOC_THREADS", max(4, batch_size), 1, 1024),
+            threads=_int(e, "BYOC_THREADS", max(DEFAULT_THREADS, batch_size), 1, 1024),
             timeout=timeout,
             graceful_timeout=_int(e, "BYOC_GRACEFUL_TIMEOUT", 25, 1, 3600),
             max_payload_bytes=int(payload_mb * 1024 * 1024),
