@@ -262,3 +262,16 @@ def test_an_error_outside_predict_fails_the_batch_and_nobody_hangs(
     assert not batcher._busy  # the next request can lead
     monkeypatch.undo()
     assert batcher(np.array([[5.0]])).tolist() == [5.0]
+
+
+def test_the_batch_takes_the_handler_slot_and_answers_503_when_it_never_frees() -> None:
+    from byoc.fairness import FairSemaphore
+
+    slots = FairSemaphore(1)
+    batcher = Batcher(lambda x: x, max_size=8, slots=slots, timeout=0.05)
+    assert slots.acquire()  # e.g. another request's input_fn, stuck
+    with pytest.raises(ServiceUnavailable, match="busy"):
+        batcher(np.array([[1.0]]))
+    slots.release()
+    assert batcher(np.array([[2.0]])).tolist() == [[2.0]]
+    assert slots.acquire(timeout=0)  # the batcher gave the slot back

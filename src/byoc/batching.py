@@ -124,21 +124,8 @@ class Batcher:
 
     def _lead(self, item: _Item, deadline: float | None) -> None:
         try:
-            if self._slots is not None:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                if not self._slots.acquire(timeout=remaining):
-                    with self._cond:
-                        if item in self._queue:
-                            self._queue.remove(item)
-                    raise ServiceUnavailable(
-                        "worker busy: timed out waiting for the model", code="busy"
-                    )
-            try:
-                while not item.done:
-                    self._run(self._take())
-            finally:
-                if self._slots is not None:
-                    self._slots.release()
+            while not item.done:
+                self._run(self._take(), deadline)
         finally:
             with self._cond:
                 self._busy = False
@@ -167,7 +154,20 @@ class Batcher:
                 finally:
                     self._collecting = False
 
-    def _run(self, batch: list[_Item]) -> None:
+    def _run(self, batch: list[_Item], deadline: float | None) -> None:
+        # The handler slot is taken only now, once the batch is complete: while it
+        # filled, other requests' input_fn (which needs the slot too) could run.
+        if self._slots is not None:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._slots.acquire(timeout=remaining):
+                for one in batch:
+                    one.error = ServiceUnavailable(
+                        "worker busy: timed out waiting for the model", code="busy"
+                    )
+                    one.done = True
+                with self._cond:
+                    self._cond.notify_all()
+                return
         try:
             if len(batch) > 1:
                 self._run_joined(batch)
@@ -180,6 +180,8 @@ class Batcher:
                     one.error, one.done = exc, True
             raise
         finally:
+            if self._slots is not None:
+                self._slots.release()
             with self._cond:
                 self._cond.notify_all()
 
