@@ -109,9 +109,7 @@ class Batcher:
                 if remaining is not None and remaining <= 0:
                     if item in self._queue:  # not yet taken into a running batch
                         self._queue.remove(item)
-                        raise ServiceUnavailable(
-                            "worker busy: timed out waiting for the model", code="busy"
-                        )
+                        raise ServiceUnavailable.busy()
                     deadline = remaining = None  # it is being predicted: wait for it
                 self._cond.wait(remaining)
             if not item.done:
@@ -161,9 +159,7 @@ class Batcher:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not self._slots.acquire(timeout=remaining):
                 for one in batch:
-                    one.error = ServiceUnavailable(
-                        "worker busy: timed out waiting for the model", code="busy"
-                    )
+                    one.error = ServiceUnavailable.busy()
                     one.done = True
                 with self._cond:
                     self._cond.notify_all()

@@ -330,7 +330,7 @@ class Service:
         if not needed:
             return fn(*args)
         if not self._slots.acquire(timeout=self.settings.timeout):
-            raise ServiceUnavailable("worker busy: timed out waiting for the model", code="busy")
+            raise ServiceUnavailable.busy()
         try:
             return fn(*args)
         finally:

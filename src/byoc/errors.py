@@ -84,6 +84,11 @@ class ServiceUnavailable(ByocError):
     status = 503
     code = "model_not_ready"
 
+    @classmethod
+    def busy(cls) -> ServiceUnavailable:
+        """A request waited longer than the timeout for the model."""
+        return cls("worker busy: timed out waiting for the model", code="busy")
+
 
 class SettingsError(ValueError):
     """A setting read from the environment is invalid; raised at start-up."""
