@@ -222,3 +222,42 @@ def test_main_command_without_docker_serves_the_embedded_example(tmp_path: Path)
     assert "/ping -> 200" in result.stdout
     assert "(application/json) -> 200 [" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+BATCH_SIZE_MODEL = """
+import time
+
+import numpy as np
+
+def model_fn(model_dir):
+    return None
+
+def predict_fn(data, model):
+    time.sleep(0.05)  # the other requests queue meanwhile
+    return np.full(len(data), len(data))  # each row answers: how many rows this call had
+"""
+
+
+@pytest.mark.parametrize(("env", "batched"), [({"BYOC_MAX_BATCH_SIZE": "8"}, True), ({}, False)])
+def test_concurrent_requests_share_predict_calls_under_gunicorn(
+    ml_root: Path, env: dict[str, str], batched: bool
+) -> None:
+    write_handler(ml_root, BATCH_SIZE_MODEL)
+    with ServerProcess(ml_root, env=env) as server:
+        server.wait_healthy()
+        answers: list[requests.Response | None] = [None] * 8
+
+        def call(i: int) -> None:
+            answers[i] = predict(server.url, f"{i},1\n")
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(15)
+        sizes = []
+        for answer in answers:
+            assert answer is not None and answer.status_code == 200, server.log
+            [size] = answer.json()  # one row in, one row out, batched or not
+            sizes.append(size)
+        assert (max(sizes) > 1) is batched, sizes
