@@ -20,6 +20,16 @@ def test_defaults_are_sagemakers() -> None:
     assert settings.program == "inference.py"
     assert settings.preload is False
     assert settings.log_level == logging.INFO
+    assert settings.threads == 8
+    assert settings.max_batch_size == 1  # batching off
+
+
+def test_batching_settings_and_threads_follow_the_batch_size() -> None:
+    settings = Settings.from_env({"BYOC_MAX_BATCH_SIZE": "32", "BYOC_MAX_BATCH_DELAY_MS": "5"})
+    assert (settings.max_batch_size, settings.max_batch_delay_ms) == (32, 5.0)
+    assert settings.threads == 32  # a batch holds at most one request per thread
+    explicit = Settings.from_env({"BYOC_MAX_BATCH_SIZE": "32", "BYOC_THREADS": "4"})
+    assert explicit.threads == 4
 
 
 def test_environment_is_read() -> None:
@@ -64,6 +74,8 @@ def test_environment_is_read() -> None:
         ({"SAGEMAKER_SAFE_PORT_RANGE": "20000"}, "20000-20999"),
         ({"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "json"}, "must be a media type"),
         ({"SAGEMAKER_CONTAINER_LOG_LEVEL": "LOUD"}, "level name"),
+        ({"BYOC_MAX_BATCH_SIZE": "0"}, "BYOC_MAX_BATCH_SIZE"),
+        ({"BYOC_MAX_BATCH_DELAY_MS": "-1"}, "BYOC_MAX_BATCH_DELAY_MS"),
     ],
 )
 def test_invalid_settings_name_the_variable(env: dict[str, str], message: str) -> None:
