@@ -159,6 +159,8 @@ def test_a_lone_request_waits_at_most_the_gap() -> None:
 # -- through the service ---------------------------------------------------------------
 
 ROW_SUM = """
+import time
+
 import numpy as np
 
 calls = []
@@ -168,6 +170,7 @@ def model_fn(model_dir):
 
 def predict_fn(data, model):
     calls.append(len(data))
+    time.sleep(0.02)  # long enough for the other requests to queue
     return np.asarray(data).sum(axis=1)
 """
 
@@ -244,7 +247,7 @@ def test_batching_is_refused_where_it_cannot_apply(
     assert response.status == 200
 
 
-def test_an_error_outside_predict_fails_the_batch_and_nobody_hangs(
+def test_a_batch_that_cannot_be_joined_is_predicted_one_by_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import byoc.batching
@@ -257,11 +260,45 @@ def test_an_error_outside_predict_fails_the_batch_and_nobody_hangs(
     batcher = Batcher(gate, max_size=8)
     inputs = [np.array([[float(i)]]) for i in range(4)]
     results = run_concurrently(batcher, gate, inputs)
+    assert [r.tolist() for r in results] == [[0.0], [1.0], [2.0], [3.0]]
+    assert gate.calls == [1, 1, 1, 1]
+
+
+def test_an_interrupt_fails_its_batch_and_nobody_hangs() -> None:
+    def interrupted(x: np.ndarray) -> np.ndarray:
+        if len(x) > 1:
+            raise KeyboardInterrupt
+        return x.sum(axis=1)
+
+    gate = Gate(interrupted)
+    batcher = Batcher(gate, max_size=8)
+    inputs = [np.array([[float(i)]]) for i in range(4)]
+    results = run_concurrently(batcher, gate, inputs)
     assert results[0].tolist() == [0.0]  # the leader's own call ran alone, before
-    assert all(isinstance(r, MemoryError) for r in results[1:])
-    assert not batcher._busy  # the next request can lead
-    monkeypatch.undo()
+    assert all(isinstance(r, KeyboardInterrupt) for r in results[1:])
+    assert not batcher._busy and not batcher._queue  # the next request can lead
     assert batcher(np.array([[5.0]])).tolist() == [5.0]
+
+
+def test_a_scalar_output_turns_batching_off_and_answers_everyone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gate = Gate(lambda x: np.asarray(x.mean()))  # 0-d: has no rows to split
+    batcher = Batcher(gate, max_size=8)
+    inputs = [np.array([[float(i)]]) for i in range(1, 4)]
+    with caplog.at_level(logging.WARNING, logger="byoc.serving"):
+        results = run_concurrently(batcher, gate, inputs)
+    assert [float(r) for r in results] == [1.0, 2.0, 3.0]
+    assert not batcher.enabled and "stops batching" in caplog.text
+
+
+def test_one_dimensional_samples_are_not_joined() -> None:
+    gate = Gate(lambda x: x * 2)
+    batcher = Batcher(gate, max_size=8)
+    inputs = [np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])]
+    results = run_concurrently(batcher, gate, inputs)
+    assert [r.tolist() for r in results] == [[2.0, 4.0], [6.0, 8.0], [10.0, 12.0]]
+    assert gate.calls == [2, 2, 2]  # each alone (len of a 1-D sample is its width)
 
 
 def test_the_batch_takes_the_handler_slot_and_answers_503_when_it_never_frees() -> None:

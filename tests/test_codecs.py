@@ -91,6 +91,7 @@ def test_csv_many_rows_read_the_same_as_the_python_path(rows: list[str]) -> None
         (b"1,2\n3,4\n5,6\n7\n", "row 4 has 1 columns, expected 2"),
         (b"1,2\n3,4\n5,6\n7,x\n", "row 4, column 2: 'x' is not a number"),
         (b"", "empty CSV body"),
+        (b"\n\n \r\n\n\n", "empty CSV body"),  # many blank lines: not numpy's empty array
         (b"1,2\n3\n", "row 2 has 1 columns, expected 2"),
         (b"1,abc\n", "row 1, column 2: 'abc' is not a number"),
         (b"\xff", "not valid UTF-8"),
@@ -177,3 +178,18 @@ def test_npz_round_trip_and_sparse() -> None:
     assert scipy.sparse.issparse(sparse) and sparse.toarray().tolist() == np.eye(3).tolist()
     with pytest.raises(BadRequest, match="invalid NPZ"):
         npz.decode(b"PK\x03\x04junk", mt("application/x-npz"))
+
+
+def test_csv_many_rows_go_through_numpys_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real = np.loadtxt
+
+    def spy(lines: list[str], **kwargs: object) -> np.ndarray:
+        seen.append(len(lines))
+        return real(lines, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(np, "loadtxt", spy)
+    csv = codec("text/csv")
+    csv.decode(b"1,2\n3,4\n5,6", mt("text/csv"))  # 3 rows: Python is faster
+    csv.decode(b"1,2\n" * 50, mt("text/csv"))
+    assert seen == [50]

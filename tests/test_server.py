@@ -233,7 +233,7 @@ def model_fn(model_dir):
     return None
 
 def predict_fn(data, model):
-    time.sleep(0.05)  # the other requests queue meanwhile
+    time.sleep(0.2)  # the other requests queue meanwhile
     return np.full(len(data), len(data))  # each row answers: how many rows this call had
 """
 
@@ -246,8 +246,10 @@ def test_concurrent_requests_share_predict_calls_under_gunicorn(
     with ServerProcess(ml_root, env=env) as server:
         server.wait_healthy()
         answers: list[requests.Response | None] = [None] * 8
+        start = threading.Barrier(8)
 
         def call(i: int) -> None:
+            start.wait(10)
             answers[i] = predict(server.url, f"{i},1\n")
 
         threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]

@@ -9,15 +9,17 @@ several requests multiplies throughput under load.
 How a batch forms: each request decodes its own body, then queues its array here. If
 the model is idle, that request's thread becomes the *leader*: it takes the queued
 arrays that share its dtype and trailing shape (first come, first served) and waits
-for more while they keep coming. The batch closes when it holds ``max_size``
-requests, when none has joined for :data:`GAP_SECONDS` (0.2 ms: what a request that
-comes alone waits), or ``max_delay`` after the leader began. The leader joins the
-arrays along axis 0, calls predict once and hands every request its own rows.
+for more while requests keep coming. The batch closes when it holds ``max_size``
+requests, when none has arrived for :data:`GAP_SECONDS` (0.2 ms: what a request that
+comes alone waits), or ``max_delay`` after the leader began. The leader then takes the
+handler slot, joins the arrays along axis 0, calls predict once and hands every request
+its own rows. One predict call runs at a time.
 
-Requests whose data cannot be joined (not a numeric ``ndarray``, or another shape) are
-predicted alone, in turn. If a joined call fails, every request of that batch is
-predicted alone, so an error reaches only the request that causes it. If the model's
-output cannot be split back by rows, byoc warns once and stops batching in that worker.
+Requests whose data cannot be joined (not a numeric array of two or more dimensions, or
+another shape) are predicted alone, in turn. If joining or a joined call fails, every
+request of that batch is predicted alone, so an error reaches only the request that
+causes it. If the output cannot be split back by rows, byoc warns once and stops
+batching in that worker.
 """
 
 from __future__ import annotations
@@ -46,10 +48,11 @@ log = logging.getLogger("byoc.serving")
 
 
 class _Item:
-    __slots__ = ("data", "done", "error", "result", "rows")
+    __slots__ = ("data", "deadline", "done", "error", "result", "rows")
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, deadline: float | None) -> None:
         self.data = data
+        self.deadline = deadline
         self.rows = _rows(data)
         self.done = False
         self.result: Any = None
@@ -61,9 +64,22 @@ class _Item:
 
 
 def _rows(data: Any) -> int | None:
-    """Rows of a joinable array, else None."""
-    if isinstance(data, np.ndarray) and data.ndim >= 1 and data.dtype.kind in "biufc":
+    """Rows of a joinable array (numeric, rows x features...), else None.
+
+    A 1-D array is left alone: it is often one sample (a flat JSON list), and joining
+    two would lay their features end to end.
+    """
+    if isinstance(data, np.ndarray) and data.ndim >= 2 and data.dtype.kind in "biufc":
         return int(data.shape[0])
+    return None
+
+
+def _length(output: Any) -> int | None:
+    """Rows of a prediction that can be split back by rows, else None."""
+    if isinstance(output, (list, tuple)):
+        return len(output)
+    if isinstance(output, np.ndarray) and output.ndim >= 1:
+        return int(output.shape[0])
     return None
 
 
@@ -98,8 +114,8 @@ class Batcher:
 
     def __call__(self, data: Any) -> Any:
         """The prediction for ``data``; raises what predict raised for it."""
-        item = _Item(data)
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        item = _Item(data, deadline)
         with self._cond:
             self._queue.append(item)
             if self._collecting:
@@ -115,17 +131,19 @@ class Batcher:
             if not item.done:
                 self._busy = True  # our turn to lead
         if not item.done:
-            self._lead(item, deadline)
+            self._lead(item)
         if item.error is not None:
             raise item.error
         return item.result
 
-    def _lead(self, item: _Item, deadline: float | None) -> None:
+    def _lead(self, item: _Item) -> None:
         try:
             while not item.done:
-                self._run(self._take(), deadline)
+                self._run(self._take())
         finally:
             with self._cond:
+                if not item.done and item in self._queue:  # leaving early (interrupted)
+                    self._queue.remove(item)
                 self._busy = False
                 self._cond.notify_all()
 
@@ -152,11 +170,14 @@ class Batcher:
                 finally:
                     self._collecting = False
 
-    def _run(self, batch: list[_Item], deadline: float | None) -> None:
+    def _run(self, batch: list[_Item]) -> None:
         # The handler slot is taken only now, once the batch is complete: while it
-        # filled, other requests' input_fn (which needs the slot too) could run.
+        # filled, other requests' input_fn (which needs the slot too) could run. It
+        # may wait as long as the most patient request of the batch.
         if self._slots is not None:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            deadlines = [one.deadline for one in batch]
+            latest = None if None in deadlines else max(d for d in deadlines if d is not None)
+            remaining = None if latest is None else max(0.0, latest - time.monotonic())
             if not self._slots.acquire(timeout=remaining):
                 for one in batch:
                     one.error = ServiceUnavailable.busy()
@@ -170,7 +191,7 @@ class Batcher:
             for one in batch:
                 if not one.done:
                     self._run_one(one)
-        except BaseException as exc:  # e.g. MemoryError joining: nobody may wait forever
+        except BaseException as exc:  # KeyboardInterrupt and such: nobody may wait forever
             for one in batch:
                 if not one.done:
                     one.error, one.done = exc, True
@@ -190,7 +211,12 @@ class Batcher:
         item.done = True
 
     def _run_joined(self, batch: list[_Item]) -> None:
-        joined = np.concatenate([one.data for one in batch])
+        """Predict the batch in one call; leave its requests undone if that fails."""
+        try:
+            joined = np.concatenate([one.data for one in batch])
+        except Exception as exc:  # e.g. MemoryError: predict them one by one
+            log.debug("a batch of %d could not be joined (%s)", len(batch), exc)
+            return
         self.calls += 1
         try:
             output = self._predict(joined)
@@ -198,14 +224,13 @@ class Batcher:
             log.debug("a batch of %d failed (%s); predicting them one by one", len(batch), exc)
             return
         total = joined.shape[0]
-        if not isinstance(output, (np.ndarray, list, tuple)) or len(output) != total:
+        length = _length(output)
+        if length != total:
             self.enabled = False
             log.warning(
                 "predict returned %s for a batch of %d rows: batching needs one output "
                 "row per input row, so this worker stops batching (BYOC_MAX_BATCH_SIZE)",
-                f"{type(output).__name__} of length {len(output)}"
-                if hasattr(output, "__len__")
-                else type(output).__name__,
+                type(output).__name__ if length is None else f"{length} rows",
                 total,
             )
             return

@@ -62,7 +62,7 @@ class CsvCodec:
         if '"' in text:
             return _parse_rows(_csv.reader(io.StringIO(text)))
         lines = text.splitlines()
-        if len(lines) >= _C_PARSER_MIN_ROWS:
+        if len(lines) >= _C_PARSER_MIN_ROWS and not text.isspace():
             # numpy's C parser is ~4x faster on many rows; anything it refuses (empty
             # fields, ragged rows, blank lines) goes through the Python path below,
             # which gives the same values and the precise error message.
