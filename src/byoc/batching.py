@@ -166,7 +166,7 @@ class Batcher:
                 self._collecting = True
                 try:
                     if not self._arrived.wait(wait):
-                        return batch  # nothing joined for a while: go
+                        return batch  # nothing arrived for a while: go
                 finally:
                     self._collecting = False
 
