@@ -940,32 +940,34 @@ def get(results: dict, server: str, *path):
     return node
 
 
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+def status_of(results: dict, *servers):
+    missing = [s for s in servers if s not in results]
+    if missing:
+        return "SKIP", f"{'/'.join(missing)} not run"
+    bad = [s for s in servers if results[s].get("status") != "ok"]
+    if bad:
+        return "FAIL", f"{'/'.join(bad)} {results[bad[0]].get('status')}"
+    return None, ""
+
+
 def evaluate_targets(results: dict) -> list[dict]:
-    def ratio(a, b):
-        return None if a is None or b in (None, 0) else a / b
-
-    def status_of(*servers):
-        missing = [s for s in servers if s not in results]
-        if missing:
-            return "SKIP", f"{'/'.join(missing)} not run"
-        bad = [s for s in servers if results[s].get("status") != "ok"]
-        if bad:
-            return "FAIL", f"{'/'.join(bad)} {results[bad[0]].get('status')}"
-        return None, ""
-
-    out = []
-    for subject in SUBJECTS:
-        for key, desc, need in TARGETS:
-            out.append(evaluate_target(results, subject, key, desc, need, ratio, status_of))
-    return out
+    return [
+        evaluate_target(results, subject, key, desc, need)
+        for subject in SUBJECTS
+        for key, desc, need in TARGETS
+    ]
 
 
-def evaluate_target(results, subject, key, desc, need, ratio, status_of) -> dict:
+def evaluate_target(results, subject, key, desc, need) -> dict:
     desc = desc.replace("byoc", subject, 1)
     servers = {"cold_start": (subject,), "rps_1row_vs_ceiling": (subject, "ceiling")}.get(
         key, (subject, "peer")
     )
-    verdict, why = status_of(*servers)
+    verdict, why = status_of(results, *servers)
     value = None
     if verdict is None:
         if key.startswith("rps_") and key.endswith("_vs_peer"):

@@ -109,7 +109,6 @@ class Batcher:
         self._busy = False
         self._collecting = False
         self.enabled = True
-        self.calls = 0  # predict calls made, joined or not (for tests and stats)
         self.batched = 0  # requests answered by a joined call
 
     def __call__(self, data: Any) -> Any:
@@ -171,20 +170,33 @@ class Batcher:
                     self._collecting = False
 
     def _run(self, batch: list[_Item]) -> None:
-        # The handler slot is taken only now, once the batch is complete: while it
-        # filled, other requests' input_fn (which needs the slot too) could run. It
-        # may wait as long as the most patient request of the batch.
-        if self._slots is not None:
-            deadlines = [one.deadline for one in batch]
-            latest = None if None in deadlines else max(d for d in deadlines if d is not None)
-            remaining = None if latest is None else max(0.0, latest - time.monotonic())
-            if not self._slots.acquire(timeout=remaining):
+        try:
+            if self._acquire_slot(batch):
+                try:
+                    self._predict_batch(batch)
+                finally:
+                    if self._slots is not None:
+                        self._slots.release()
+            else:
                 for one in batch:
-                    one.error = ServiceUnavailable.busy()
-                    one.done = True
-                with self._cond:
-                    self._cond.notify_all()
-                return
+                    one.error, one.done = ServiceUnavailable.busy(), True
+        finally:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _acquire_slot(self, batch: list[_Item]) -> bool:
+        """Take the handler slot now that the batch is complete (while it filled, other
+        requests' input_fn, which needs the slot too, could run). It may wait as long as
+        the most patient request of the batch."""
+        if self._slots is None:
+            return True
+        remaining = None
+        if self._timeout is not None:  # then every item has a deadline
+            latest = max(one.deadline for one in batch if one.deadline is not None)
+            remaining = max(0.0, latest - time.monotonic())
+        return self._slots.acquire(timeout=remaining)
+
+    def _predict_batch(self, batch: list[_Item]) -> None:
         try:
             if len(batch) > 1:
                 self._run_joined(batch)
@@ -196,14 +208,8 @@ class Batcher:
                 if not one.done:
                     one.error, one.done = exc, True
             raise
-        finally:
-            if self._slots is not None:
-                self._slots.release()
-            with self._cond:
-                self._cond.notify_all()
 
     def _run_one(self, item: _Item) -> None:
-        self.calls += 1
         try:
             item.result = self._predict(item.data)
         except (Exception, SystemExit) as exc:
@@ -217,7 +223,6 @@ class Batcher:
         except Exception as exc:  # e.g. MemoryError: predict them one by one
             log.debug("a batch of %d could not be joined (%s)", len(batch), exc)
             return
-        self.calls += 1
         try:
             output = self._predict(joined)
         except (Exception, SystemExit) as exc:
