@@ -5,6 +5,12 @@ The image starts as root only so that it can hand the ``/opt/ml`` directories Sa
 ``byoc`` user; then it drops privileges and ``exec``s, so the server or trainer is PID 1
 and receives SIGTERM itself. ``BYOC_USER=root`` keeps root. If a directory the job must
 read cannot be made accessible, it stays root and says why, rather than failing the job.
+
+The image has no CMD, so the command is decided here. An explicit ``serve`` or ``train``
+(SageMaker, SDK v2's local mode) always wins. With none — SDK v3's local training
+(``ModelTrainer``) starts the service with no command, a plain ``docker run IMAGE`` too —
+it trains when the container looks like a training job (``TRAINING_JOB_NAME`` is set or
+SageMaker's ``/opt/ml/input/config/*.json`` files are there) and serves otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import os
 import pwd
 import stat
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from .paths import DEFAULT_ROOT, MLPaths
@@ -72,9 +79,27 @@ def _prepare_serving(paths: MLPaths, uid: int, gid: int) -> list[str]:
     return problems
 
 
+TRAINING_CONFIG_FILES = ("hyperparameters.json", "inputdataconfig.json", "resourceconfig.json")
+
+
+def default_command(env: Mapping[str, str], paths: MLPaths) -> tuple[str, str]:
+    """``train`` or ``serve`` for a container started with no command, and why."""
+    if env.get("TRAINING_JOB_NAME"):
+        return "train", "TRAINING_JOB_NAME is set"
+    for name in TRAINING_CONFIG_FILES:
+        if (paths.input_config_dir / name).is_file():
+            return "train", f"{paths.input_config_dir / name} exists"
+    return "serve", "no training job configuration"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    command = args[0] if args else "serve"
+    paths = MLPaths(Path(os.environ.get("SAGEMAKER_BASE_DIR") or DEFAULT_ROOT))
+    if args:
+        command = args[0]
+    else:
+        command, why = default_command(os.environ, paths)
+        _say(f"no command given: {command} ({why})")
     if command not in COMMANDS:
         os.execvp(command, args)  # any other command runs as given (e.g. bash)
     program = [*COMMANDS[command], *args[1:]]
@@ -86,7 +111,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyError:
         _say(f"user {user!r} does not exist: running as root")
         os.execvp(program[0], program)
-    paths = MLPaths(Path(os.environ.get("SAGEMAKER_BASE_DIR") or DEFAULT_ROOT))
     prepare = _prepare_training if command == "train" else _prepare_serving
     problems = prepare(paths, entry.pw_uid, entry.pw_gid)
     if problems:

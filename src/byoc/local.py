@@ -205,8 +205,13 @@ def start_endpoint(
     env: dict[str, str] | None = None,
     isolated: bool = False,
     name: str | None = None,
+    command: Sequence[str] = ("serve",),
+    mounts: dict[Path, str] | None = None,
 ) -> Endpoint:
-    """``docker run IMAGE serve`` as an endpoint would; returns before it is healthy."""
+    """``docker run IMAGE serve`` as an endpoint would; returns before it is healthy.
+
+    ``mounts`` adds read-only host directories (host path → container path).
+    """
     cleanup: list[Path] = []
     if model.is_file():
         model = unpack_model(model)
@@ -215,6 +220,8 @@ def start_endpoint(
         raise DockerError(f"model {model} is neither a directory nor a model.tar.gz")
     name = name or f"byoc-serve-{uuid.uuid4().hex[:8]}"
     args = ["run", "-d", "--name", name, "-v", f"{model.resolve()}:/opt/ml/model:ro"]
+    for host, target in (mounts or {}).items():
+        args += ["-v", f"{host.resolve()}:{target}:ro"]
     if isolated:
         args += ["--network", _ensure_isolated_network()]
     else:
@@ -222,7 +229,7 @@ def start_endpoint(
     for key, value in {**_ENDPOINT_ENV, **(env or {})}.items():
         args += ["-e", f"{key}={value}"]
     started = time.monotonic()
-    docker(*args, image, "serve")
+    docker(*args, image, *command)
     url = (
         f"http://{container_ip(name, ISOLATED_NETWORK)}:8080"
         if isolated
@@ -277,8 +284,12 @@ def train(
     stop_grace: int = STOP_GRACE_TRAIN,
     network: bool = True,
     stream: bool = True,
+    command: Sequence[str] = ("train",),
 ) -> TrainingResult:
-    """Run a training job locally; ``job`` is an /opt/ml tree (``input/config``, ``input/data``)."""
+    """Run a training job locally; ``job`` is an /opt/ml tree (``input/config``, ``input/data``).
+
+    ``command`` is what follows the image (SageMaker passes ``train``; SDK v3 passes nothing).
+    """
     dirs = _job_dirs(job)
     for stale in (dirs["output"] / "failure", dirs["output"] / "model.tar.gz"):
         stale.unlink(missing_ok=True)
@@ -315,7 +326,7 @@ def train(
                 args += ["--network", "none"]
             for key, value in (env or {}).items():
                 args += ["-e", f"{key}={value}"]
-            docker(*args, image, "train")
+            docker(*args, image, *command)
             containers.append(container)
         for container in containers:  # all hosts come up together, as on SageMaker
             docker("start", container)
