@@ -12,6 +12,8 @@ need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+# A local registry for the push tests (ECR itself cannot be reached from here).
+command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]}" >&2
     apt-get update -qq >&2

@@ -61,3 +61,7 @@ def make_client(request: pytest.FixtureRequest, ml_root: Path) -> Iterator[Clien
         return create_app(settings, service).test_client()
 
     yield factory
+
+
+# Fixtures for the AWS tests (moto's server, a Docker registry), shared by several modules.
+from .aws_support import aws_env, moto_url, registry  # noqa: E402, F401

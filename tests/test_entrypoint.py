@@ -55,7 +55,8 @@ def test_image_has_no_cmd_so_the_entrypoint_decides(image: str) -> None:
 def test_image_with_no_command_trains_a_training_job(image: str, tmp_path: Path) -> None:
     """SDK v3's ModelTrainer starts the container with no command and the job's config."""
     job = new_job(tmp_path, epochs="2")
-    result = train(image, job, network=False, stream=False, command=())
+    result = train(image, job, network=False, stream=False, command=(), max_runtime=300)
+    assert not result.stopped, "it served instead of training (MaxRuntime reached)"
     assert result.exit_code == 0, result.failure_reason
     assert (job / "model" / "model.keras").is_file()
     assert json.loads((job / "model" / "metadata.json").read_text())["epochs_run"] == 2

@@ -291,4 +291,7 @@ def demo(port: int, once: bool) -> None:
 
 
 def main() -> None:
+    from .cli_aws import register
+
+    register(cli)
     cli()
