@@ -7,13 +7,14 @@ Every step takes an ``Aws`` (clients for one region, honouring ``endpoint_url``)
 from __future__ import annotations
 
 from .clients import Aws
-from .deploy import DeploySpec, Scaling, delete_endpoint, deploy
+from .deploy import DeploySpec, Scaling, deploy
 from .ecr import PushResult, push_image
 from .errors import AwsError, InputError
 from .invoke import Invocation, invoke_endpoint
 from .marketplace import PackageSpec, create_model_package
 from .package import Archive, package_model
 from .progress import Reporter
+from .teardown import delete_endpoint
 from .transform import TransformSpec, run_transform
 
 __all__ = [

@@ -4,7 +4,8 @@ Deploy creates a new model and endpoint config each time (named after the endpoi
 timestamp, tagged ``byoc:endpoint``), then creates the endpoint or points the existing one
 at the new config, waits until it is ``InService``, removes the configs and models the
 endpoint no longer uses (only those byoc made), and sets up target-tracking autoscaling
-when asked. Delete removes the endpoint, its config, its models and its scaling policy.
+when asked. If a step fails, the model and config this deploy made are removed again and the message
+says so. ``byoc delete`` is in ``teardown``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clients import Aws
-from .errors import InputError, error_code
+from .errors import AwsError, InputError, error_code
 from .progress import Reporter
 from .s3 import check_object, check_same_region
+from .teardown import TAG, VARIANT, delete_config_and_models, resource_id
 from .validate import (
     S3Uri,
     check_instance_type,
@@ -27,10 +29,16 @@ from .validate import (
 )
 from .waiting import wait_for_status
 
-__all__ = ["DeploySpec", "Scaling", "delete_endpoint", "deploy", "describe_endpoint"]
+__all__ = ["DeploySpec", "Scaling", "deploy", "describe_endpoint"]
 
-TAG = "byoc:endpoint"
-VARIANT = "AllTraffic"
+
+MAX_ENDPOINT_NAME = 45  # + "-" + a 17-digit stamp = SageMaker's 63
+
+
+def stamp() -> str:
+    """UTC time to the millisecond: model and config names of two deploys never collide."""
+    now = time.time()
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}"
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,11 @@ class DeploySpec:
 def validate(aws: Aws, spec: DeploySpec) -> None:
     """Every check that can fail before anything is created."""
     check_name(spec.endpoint, "endpoint name")
-    if len(spec.endpoint) > 48:
-        raise InputError(f"endpoint name {spec.endpoint!r}: at most 48 characters for byoc")
+    if len(spec.endpoint) > MAX_ENDPOINT_NAME:
+        raise InputError(
+            f"endpoint name {spec.endpoint!r}: at most {MAX_ENDPOINT_NAME} characters "
+            "(byoc names the model and config after it, with a timestamp)"
+        )
     check_role_arn(spec.role, aws.account())
     region = ecr_image_region(spec.image)
     if region is not None and region != aws.region:
@@ -124,19 +135,9 @@ def _variant(spec: DeploySpec, model: str) -> dict[str, Any]:
     return variant
 
 
-def deploy(
-    aws: Aws, spec: DeploySpec, reporter: Reporter | None = None, interval: float = 15
-) -> dict[str, Any]:
-    reporter = reporter or Reporter("quiet")
-    validate(aws, spec)
-    existing = describe_endpoint(aws, spec.endpoint)
-    if existing and existing["EndpointStatus"] not in ("InService", "Failed"):
-        raise InputError(
-            f"endpoint {spec.endpoint} is {existing['EndpointStatus']}; wait until it is "
-            "InService (or Failed) before deploying again"
-        )
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    name = f"{spec.endpoint}-{stamp}"
+def _create_model_and_config(
+    aws: Aws, spec: DeploySpec, name: str, reporter: Reporter, made: list[str]
+) -> None:
     tags = [{"Key": TAG, "Value": spec.endpoint}]
     container: dict[str, Any] = {"Image": spec.image, "Environment": spec.environment}
     if spec.model_data:
@@ -151,6 +152,7 @@ def deploy(
         EnableNetworkIsolation=spec.network_isolation,
         Tags=tags,
     )
+    made.append("model")
     reporter.info(f"created model {name} ({spec.image})")
     config: dict[str, Any] = {
         "EndpointConfigName": name,
@@ -160,38 +162,85 @@ def deploy(
     if spec.async_output:
         config["AsyncInferenceConfig"] = {"OutputConfig": {"S3OutputPath": spec.async_output}}
     aws.call("sagemaker", "create_endpoint_config", f"create-endpoint-config {name}", **config)
+    made.append("config")
     reporter.info(f"created endpoint config {name}")
+
+
+def _roll_back(aws: Aws, name: str, made: list[str]) -> str:
+    """Remove the model and config this deploy made; say what happened to them."""
+    sm = aws.client("sagemaker")
+    removed, kept = [], []
+    for kind, call, key in (
+        ("config", sm.delete_endpoint_config, "EndpointConfigName"),
+        ("model", sm.delete_model, "ModelName"),
+    ):
+        if kind in made:
+            try:
+                call(**{key: name})
+                removed.append(f"{kind} {name}")
+            except Exception as exc:
+                kept.append(f"{kind} {name} ({exc})")
+    said = f"removed what this deploy created ({', '.join(removed)})" if removed else ""
+    if kept:
+        said += ("; " if said else "") + "could not remove " + ", ".join(kept)
+    return said
+
+
+def deploy(
+    aws: Aws, spec: DeploySpec, reporter: Reporter | None = None, interval: float = 15
+) -> dict[str, Any]:
+    reporter = reporter or Reporter("quiet")
+    validate(aws, spec)
+    existing = describe_endpoint(aws, spec.endpoint)
+    if existing and existing["EndpointStatus"] not in ("InService", "Failed"):
+        raise InputError(
+            f"endpoint {spec.endpoint} is {existing['EndpointStatus']}; wait until it is "
+            "InService (or Failed) before deploying again"
+        )
+    name = f"{spec.endpoint}-{stamp()}"
+    made: list[str] = []
+    try:
+        _create_model_and_config(aws, spec, name, reporter, made)
+        if existing:
+            aws.call(
+                "sagemaker",
+                "update_endpoint",
+                f"sagemaker update-endpoint {spec.endpoint}",
+                EndpointName=spec.endpoint,
+                EndpointConfigName=name,
+            )
+            reporter.info(f"updating endpoint {spec.endpoint} to {name}")
+        else:
+            aws.call(
+                "sagemaker",
+                "create_endpoint",
+                f"sagemaker create-endpoint {spec.endpoint}",
+                EndpointName=spec.endpoint,
+                EndpointConfigName=name,
+                Tags=[{"Key": TAG, "Value": spec.endpoint}],
+            )
+            reporter.info(f"creating endpoint {spec.endpoint}")
+    except AwsError as exc:
+        said = _roll_back(aws, name, made)
+        raise AwsError(f"{exc}" + (f"; {said}" if said else "")) from exc
+    try:
+        described = wait_for_status(
+            lambda: aws.client("sagemaker").describe_endpoint(EndpointName=spec.endpoint),
+            "EndpointStatus",
+            f"endpoint {spec.endpoint}",
+            {"InService"},
+            {"Failed"},
+            reporter,
+            interval=interval,
+        )
+    except AwsError as exc:
+        raise AwsError(
+            f"{exc}. The endpoint, its config and model are kept for inspection; "
+            f"byoc delete {spec.endpoint} removes them"
+        ) from exc
     old_config = existing["EndpointConfigName"] if existing else None
-    if existing:
-        aws.call(
-            "sagemaker",
-            "update_endpoint",
-            f"sagemaker update-endpoint {spec.endpoint}",
-            EndpointName=spec.endpoint,
-            EndpointConfigName=name,
-        )
-        reporter.info(f"updating endpoint {spec.endpoint} to {name}")
-    else:
-        aws.call(
-            "sagemaker",
-            "create_endpoint",
-            f"sagemaker create-endpoint {spec.endpoint}",
-            EndpointName=spec.endpoint,
-            EndpointConfigName=name,
-            Tags=tags,
-        )
-        reporter.info(f"creating endpoint {spec.endpoint}")
-    described = wait_for_status(
-        lambda: aws.client("sagemaker").describe_endpoint(EndpointName=spec.endpoint),
-        "EndpointStatus",
-        f"endpoint {spec.endpoint}",
-        {"InService"},
-        {"Failed"},
-        reporter,
-        interval=interval,
-    )
     if old_config and old_config != name:
-        _delete_config_and_models(aws, old_config, reporter, only_ours=True)
+        delete_config_and_models(aws, old_config, reporter, only_ours=True)
     policy = _autoscale(aws, spec, reporter) if spec.scaling else None
     return {
         "endpoint": spec.endpoint,
@@ -204,14 +253,10 @@ def deploy(
     }
 
 
-def _resource_id(endpoint: str) -> str:
-    return f"endpoint/{endpoint}/variant/{VARIANT}"
-
-
 def _autoscale(aws: Aws, spec: DeploySpec, reporter: Reporter) -> str:
     assert spec.scaling is not None
     s = spec.scaling
-    resource = _resource_id(spec.endpoint)
+    resource = resource_id(spec.endpoint)
     aws.call(
         "application-autoscaling",
         "register_scalable_target",
@@ -246,81 +291,3 @@ def _autoscale(aws: Aws, spec: DeploySpec, reporter: Reporter) -> str:
         f"target {s.invocations_per_instance:g} invocations per instance per minute"
     )
     return policy
-
-
-def _is_ours(aws: Aws, arn: str) -> bool:
-    tags = aws.client("sagemaker").list_tags(ResourceArn=arn).get("Tags", [])
-    return any(tag["Key"] == TAG for tag in tags)
-
-
-def _delete_config_and_models(
-    aws: Aws, config_name: str, reporter: Reporter, only_ours: bool
-) -> list[str]:
-    removed: list[str] = []
-    sm = aws.client("sagemaker")
-    try:
-        config = sm.describe_endpoint_config(EndpointConfigName=config_name)
-    except Exception as exc:
-        reporter.warn(f"endpoint config {config_name} not removed: {exc}")
-        return removed
-    if only_ours and not _is_ours(aws, config["EndpointConfigArn"]):
-        return removed
-    aws.call(
-        "sagemaker",
-        "delete_endpoint_config",
-        f"delete-endpoint-config {config_name}",
-        EndpointConfigName=config_name,
-    )
-    removed.append(f"endpoint config {config_name}")
-    for variant in config["ProductionVariants"]:
-        model = variant["ModelName"]
-        try:
-            sm.delete_model(ModelName=model)
-            removed.append(f"model {model}")
-        except Exception as exc:
-            reporter.warn(f"model {model} not removed: {exc}")
-    for item in removed:
-        reporter.info(f"removed {item}")
-    return removed
-
-
-def delete_endpoint(aws: Aws, name: str, reporter: Reporter | None = None) -> list[str]:
-    """Remove the endpoint, its scaling policy, its config and models; what was removed."""
-    reporter = reporter or Reporter("quiet")
-    check_name(name, "endpoint name")
-    described = describe_endpoint(aws, name)
-    if described is None:
-        raise InputError(f"endpoint {name} does not exist in {aws.region}")
-    removed: list[str] = []
-    scaling = aws.client("application-autoscaling")
-    resource = _resource_id(name)
-    targets = scaling.describe_scalable_targets(
-        ServiceNamespace="sagemaker", ResourceIds=[resource]
-    ).get("ScalableTargets", [])
-    if targets:
-        policies = scaling.describe_scaling_policies(
-            ServiceNamespace="sagemaker", ResourceId=resource
-        ).get("ScalingPolicies", [])
-        for policy in policies:
-            scaling.delete_scaling_policy(
-                PolicyName=policy["PolicyName"],
-                ServiceNamespace="sagemaker",
-                ResourceId=resource,
-                ScalableDimension=policy["ScalableDimension"],
-            )
-            removed.append(f"scaling policy {policy['PolicyName']}")
-        scaling.deregister_scalable_target(
-            ServiceNamespace="sagemaker",
-            ResourceId=resource,
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
-        )
-        removed.append(f"scalable target {resource}")
-    for item in removed:
-        reporter.info(f"removed {item}")
-    aws.call("sagemaker", "delete_endpoint", f"delete-endpoint {name}", EndpointName=name)
-    reporter.info(f"removed endpoint {name}")
-    removed.append(f"endpoint {name}")
-    removed += _delete_config_and_models(
-        aws, described["EndpointConfigName"], reporter, only_ours=False
-    )
-    return removed

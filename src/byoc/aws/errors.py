@@ -33,6 +33,9 @@ def client_error(exc: BaseException, doing: str) -> AwsError:
     if isinstance(response, dict):
         error = response.get("Error", {})
         code = error.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        message = error.get("Message") or str(exc)
+        message = str(error.get("Message") or exc)
+        if message.lstrip().startswith("<"):  # an HTML error page, not an AWS error
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            message = f"HTTP {status} with no AWS error in the answer"
         return AwsError(f"{doing} failed: {code}: {message}")
     return AwsError(f"{doing} failed: {exc}")

@@ -110,10 +110,11 @@ class Reporter:
             self._progress.update(task._rich, completed=task.done, status=task.status)
         elif changed or (task.total and time.monotonic() - task._last_plain > 5):
             task._last_plain = time.monotonic()
-            counted = f" ({task.done:.0f}/{task.total:.0f})" if task.total else ""
+            counted = f"{task.done:.0f}/{task.total:.0f}" if task.total else ""
+            said = " ".join(part for part in (task.status, counted) if part)
             self._emit(
                 "progress",
-                f"{task.what}: {task.status}{counted} after {task.elapsed:.0f}s",
+                f"{task.what}: {said} after {task.elapsed:.0f}s",
                 {"status": task.status, "done": task.done},
             )
 

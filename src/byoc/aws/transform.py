@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .clients import Aws
+from .deploy import stamp
 from .errors import InputError
 from .progress import Reporter
 from .s3 import check_same_region, upload_file
@@ -111,7 +111,7 @@ def run_transform(
 ) -> dict[str, Any]:
     reporter = reporter or Reporter("quiet")
     validate(aws, spec)
-    job = spec.job_name or f"{spec.model[:40]}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    job = spec.job_name or f"{spec.model[:45]}-{stamp()}"
     if spec.image:
         aws.call(
             "sagemaker",
