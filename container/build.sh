@@ -24,9 +24,16 @@ while [ $# -gt 0 ]; do
 done
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml" | head -1)
-revision=$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]; then
-    revision="$revision-dirty"
+# The revision label: BYOC_REVISION, else CodeBuild's commit, else git's (with -dirty).
+revision=${BYOC_REVISION:-}
+if [ -z "$revision" ] && [ -n "${CODEBUILD_RESOLVED_SOURCE_VERSION:-}" ]; then
+    revision=${CODEBUILD_RESOLVED_SOURCE_VERSION:0:12}
+fi
+if [ -z "$revision" ]; then
+    revision=$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]; then
+        revision="$revision-dirty"
+    fi
 fi
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 tag="$name:$version-$revision"

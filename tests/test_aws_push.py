@@ -71,8 +71,8 @@ def test_push_login_pull_and_run(
     size = json.loads(docker("image", "inspect", image).stdout)[0]["Size"]
     print(f"pushed {size / 1e6:.0f} MB in {seconds:.1f}s")
 
-    tags = [version, f"{version}-{revision}", "latest"]
-    assert out["image_uri"] == f"{ECR_HOST}/byoc/autompg:{version}"
+    tags = [f"{version}-{revision}", version, "latest"]
+    assert out["image_uri"] == f"{ECR_HOST}/byoc/autompg:{version}-{revision}"
     assert out["uris"] == [f"{ECR_HOST}/byoc/autompg:{tag}" for tag in tags]
     assert out["pushed_to"] == registry and out["repository_created"] is True
     assert out["digest"].startswith("sha256:")

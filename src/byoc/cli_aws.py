@@ -101,6 +101,21 @@ def push(
 
 
 @click.command()
+@click.option(
+    "--registry",
+    default=lambda: os.environ.get("BYOC_ECR_REGISTRY"),
+    help="Log in to this registry host instead of the one ECR reports.",
+)
+@aws_command
+def login(connect: Any, reporter: Any, registry: str | None) -> None:
+    """docker login to the account's ECR registry (credentials kept in ~/.docker)."""
+    from .aws.ecr import login as ecr_login
+
+    host = ecr_login(connect(), registry)
+    reporter.result({"registry": host}, f"logged in to {host}")
+
+
+@click.command()
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.option("--code", "code_dir", type=click.Path(path_type=Path), help="Put under code/.")
 @click.option(
@@ -153,5 +168,5 @@ def package(
 def register(cli: click.Group) -> None:
     from .cli_deploy import delete, deploy, invoke, marketplace, transform
 
-    for command in (push, package, deploy, invoke, delete, transform, marketplace):
+    for command in (login, push, package, deploy, invoke, delete, transform, marketplace):
         cli.add_command(command)

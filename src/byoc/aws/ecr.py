@@ -24,7 +24,7 @@ from .errors import AwsError, InputError, client_error, error_code
 from .progress import Reporter
 from .validate import check_repository, check_tag
 
-__all__ = ["PushResult", "default_tags", "inspect_image", "push_image"]
+__all__ = ["PushResult", "default_tags", "inspect_image", "login", "push_image"]
 
 PLATFORM = "linux/amd64"
 _LAYER_LINE = re.compile(r"^([0-9a-f]{12}): (Pushed|Layer already exists|Mounted from .*)$")
@@ -63,15 +63,16 @@ def inspect_image(image: str) -> dict[str, Any]:
 
 
 def default_tags(info: dict[str, Any], immutable: bool) -> list[str]:
-    """The image's version and revision labels, and ``latest`` unless tags are immutable."""
+    """VERSION-REVISION, VERSION (from the image's labels), and ``latest`` unless tags are
+    immutable; the first, most specific one is the URI to deploy."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     tags = []
     version = labels.get("org.opencontainers.image.version")
     revision = labels.get("org.opencontainers.image.revision")
-    if version:
-        tags.append(version)
     if revision and revision != "unknown":
         tags.append(f"{version}-{revision}" if version else revision)
+    if version:
+        tags.append(version)
     if not immutable or not tags:
         tags.append("latest")
     return [check_tag(tag) for tag in dict.fromkeys(tags)]
@@ -107,13 +108,22 @@ def ensure_repository(aws: Aws, name: str, immutable: bool, reporter: Reporter) 
     return True
 
 
-def _login(aws: Aws, registry: str | None, config_dir: str) -> str:
+def login(aws: Aws, registry: str | None = None, config_dir: str | None = None) -> str:
+    """``docker login`` to the account's ECR registry (or ``registry``); the host.
+
+    ``config_dir`` is a Docker config directory to keep the credentials in (default: the
+    user's own, as ``aws ecr get-login-password | docker login`` does).
+    """
+    problem = docker_available()
+    if problem:
+        raise InputError(f"Docker is needed to log in to ECR: {problem}")
     data = aws.call("ecr", "get_authorization_token", "ecr get-authorization-token")
     auth = data["authorizationData"][0]
     user, _, password = base64.b64decode(auth["authorizationToken"]).decode().partition(":")
     host = registry or urlparse(auth["proxyEndpoint"]).netloc
+    config = ["--config", config_dir] if config_dir else []
     login = subprocess.run(
-        ["docker", "--config", config_dir, "login", "--username", user, "--password-stdin", host],
+        ["docker", *config, "login", "--username", user, "--password-stdin", host],
         input=password,
         capture_output=True,
         text=True,
@@ -174,7 +184,7 @@ def push_image(
     layers = len((info.get("RootFS") or {}).get("Layers") or []) or 1
     digest = None
     with tempfile.TemporaryDirectory(prefix="byoc-docker-config-") as config_dir:
-        host = _login(aws, registry, config_dir)
+        host = login(aws, registry, config_dir)
         reporter.info(f"logged in to {host}" + (f" (for {ecr_host})" if host != ecr_host else ""))
         for tag in tags:
             ref = f"{host}/{repository}:{tag}"
