@@ -180,3 +180,15 @@ def test_an_arm64_image_is_refused(aws_env: dict[str, str], moto_url: str, tmp_p
     assert "is linux/arm64; SageMaker runs linux/amd64 only" in result.stderr
     assert "exec format error" in result.stderr
     no_repositories(moto_url)
+
+
+def test_immutable_tags_repository(aws_env: dict[str, str], moto_url: str) -> None:
+    from byoc.aws import Aws, Reporter
+    from byoc.aws.ecr import ensure_repository
+
+    aws = Aws.connect(REGION, moto_url)
+    assert ensure_repository(aws, "pinned", True, Reporter("quiet")) is True
+    (repo,) = repositories(moto_url)
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert ensure_repository(aws, "pinned", True, Reporter("quiet")) is False  # found, kept

@@ -80,6 +80,7 @@ class Reporter:
         """A step that waits; ``task.update(status=..., advance=...)`` as it goes."""
         task = Task(self, what, total)
         if self.mode == "rich":
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
@@ -93,7 +94,8 @@ class Reporter:
             if total is not None:
                 columns += [BarColumn(), DownloadColumn() if total > 1024 else TextColumn("")]
             columns += [TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
-            with Progress(*columns, transient=True) as progress:
+            console = Console(file=self.stream)
+            with Progress(*columns, console=console, transient=True) as progress:
                 self._progress = progress
                 task._rich = progress.add_task(what, total=total, status="")
                 try:
