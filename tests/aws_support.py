@@ -28,6 +28,19 @@ ECR_PASSWORD = f"{ACCOUNT}-auth-token"  # what moto's GetAuthorizationToken enco
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
 
 
+def run_byoc(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """``python -m byoc ARGS`` in this environment plus ``env``, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "byoc", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def _missing(message: str) -> None:
     if IN_CI:
         pytest.fail(message + " (CI=true: this must not be skipped)")

@@ -11,16 +11,14 @@ EnableNetworkIsolation (always False).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from .aws_support import ACCOUNT, REGION, ROLE, moto_clients
+from .aws_support import ACCOUNT, REGION, ROLE, moto_clients, run_byoc
 
 pytestmark = pytest.mark.process
 
@@ -29,14 +27,7 @@ DATA = "s3://models/autompg/model.tar.gz"
 CARS = Path(__file__).resolve().parent.parent / "local_test" / "payloads" / "cars.csv"
 
 
-def byoc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "byoc", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+byoc = run_byoc
 
 
 @pytest.fixture

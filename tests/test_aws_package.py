@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 
 from byoc.aws import InputError, package_model
 
-from .aws_support import REGION, moto_clients
+from .aws_support import REGION, moto_clients, run_byoc
 
 pytestmark = pytest.mark.process
 
@@ -33,14 +31,7 @@ def model_tree(root: Path) -> tuple[Path, Path]:
     return model, code
 
 
-def byoc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "byoc", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+byoc = run_byoc
 
 
 def test_layout_model_at_root_code_under_code(tmp_path: Path) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ import requests
 
 from byoc.local import docker, start_endpoint
 
-from .aws_support import ACCOUNT, ECR_PASSWORD, REGION, moto_clients
+from .aws_support import ACCOUNT, ECR_PASSWORD, REGION, moto_clients, run_byoc
 from .docker_support import require_docker, test_image
 from .server import free_port
 
@@ -41,13 +39,7 @@ NOWHERE = {"BYOC_ECR_REGISTRY": "127.0.0.1:9"}
 
 
 def byoc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "byoc", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **NOWHERE, **(env or {})},
-    )
+    return run_byoc(*args, env={**NOWHERE, **(env or {})})
 
 
 def repositories(moto_url: str) -> list[dict[str, object]]:
