@@ -8,9 +8,14 @@
 # and latest). Prints the image URI SageMaker takes on its last line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repository=${1:-byoc}
-[ $# -gt 0 ] && shift
-[ "${1:-}" = "--" ] && shift
+repository=byoc
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+    repository=$1
+    shift
+fi
+if [ "${1:-}" = "--" ]; then
+    shift
+fi
 
 if ! command -v byoc >/dev/null 2>&1; then
     echo "build_and_push.sh: the byoc command is needed: pip install -e '.[aws]'" >&2

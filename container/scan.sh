@@ -7,6 +7,7 @@
 # the reason. It never reports a pass it did not run: with no grype, or no vulnerability
 # database it can reach, the scan is SKIPPED and says why (exit 0, so a build without the
 # internet still goes on; BYOC_SCAN_REQUIRED=true makes a skipped scan fail instead).
+# BYOC_SCAN_OFFLINE=true uses only a database already on disk (no download).
 set -uo pipefail
 image=${1:?usage: container/scan.sh IMAGE [REPORT]}
 report=${2:-scan-report.txt}
@@ -20,7 +21,10 @@ skip() {
 }
 
 command -v grype >/dev/null 2>&1 || skip "grype is not installed (the buildspec's install phase installs it where the internet is reachable)"
-if ! db=$(grype db update 2>&1) && ! grype db check >/dev/null 2>&1; then
+if [ "${BYOC_SCAN_OFFLINE:-false}" = true ]; then
+    export GRYPE_DB_AUTO_UPDATE=false  # use the database on disk, fetch nothing
+    grype db check >/dev/null 2>&1 || skip "BYOC_SCAN_OFFLINE=true and no vulnerability database on disk"
+elif ! db=$(grype db update 2>&1) && ! grype db check >/dev/null 2>&1; then
     skip "no vulnerability database could be reached or found ($(printf '%s' "$db" | tail -1))"
 fi
 grype "docker:$image" --fail-on high -o table > "$report.findings" 2>&1

@@ -49,7 +49,8 @@ def codebuild_env(source: Path, region: str, revision: str) -> dict[str, str]:
 
 def _script(spec: dict[str, Any], variables: dict[str, str]) -> str:
     """One bash session: each command ``eval``ed, so plain variables carry over too."""
-    lines = ["set -o pipefail", "export CODEBUILD_BUILD_SUCCEEDING=1"]
+    # CodeBuild runs commands without pipefail: neither does this, so a hidden failure shows
+    lines = ["export CODEBUILD_BUILD_SUCCEEDING=1"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in variables.items()]
     for phase in PHASES:
         commands = (spec.get("phases", {}).get(phase) or {}).get("commands") or []
@@ -73,6 +74,8 @@ def run_buildspec(source: Path, env: dict[str, str], timeout: float = 1800) -> l
     spec = yaml.safe_load((source / "buildspec.yml").read_text())
     if str(spec.get("version")) != "0.2":
         raise ValueError(f"buildspec version {spec.get('version')!r}: only 0.2 is emulated")
+    if (spec.get("env") or {}).get("shell") != "bash":
+        raise ValueError("only env.shell: bash is emulated (CodeBuild's default is sh)")
     declared = (spec.get("env") or {}).get("variables") or {}
     # as in CodeBuild, the caller's (project or start-build) variables win over the buildspec's
     variables = {str(k): str(v) for k, v in declared.items() if str(k) not in env}

@@ -129,11 +129,13 @@ def test_deploy_serverless_and_async(aws: dict[str, Any]) -> None:
 
 def test_redeploy_calls_update_endpoint_and_rolls_back_when_it_fails(aws: dict[str, Any]) -> None:
     """moto does not implement UpdateEndpoint: byoc says so and removes what it made."""
-    first = result(deploy("--json"))
+    first = result(deploy("--autoscale", "1:3", "--json"))
     again = deploy()
     assert again.returncode == 1
     assert "sagemaker update-endpoint autompg failed" in again.stderr
     assert "removed what this deploy created (config autompg-" in again.stderr
+    # an autoscaled variant is unscaled before an update; the message says so
+    assert "its autoscaling was removed before the update (scaling policy" in again.stderr
     assert "Traceback" not in again.stderr and "<html" not in again.stderr
     sm = aws["sagemaker"]
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == [first["model"]]
@@ -274,6 +276,15 @@ def test_deploy_bad_input_creates_nothing(
     assert message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     nothing_created(aws)
+
+
+def test_aws_out_of_reach_is_one_line_not_a_traceback(aws: dict[str, Any]) -> None:
+    for args in (["invoke", "autompg", str(CARS)], ["delete", "autompg"], ["--region", "us east"]):
+        command = args if args[0] != "--region" else ["delete", "autompg", *args]
+        done = byoc(*command, env={"BYOC_AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+        assert done.returncode in (1, 2), done.stderr
+        assert done.stderr.startswith("byoc: ") and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_invoke_and_delete_of_an_endpoint_that_does_not_exist(aws: dict[str, Any]) -> None:

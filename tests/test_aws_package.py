@@ -92,6 +92,32 @@ def test_bad_input_is_refused_and_nothing_written(tmp_path: Path, setup, message
     assert not (tmp_path / "out.tar.gz").exists()
 
 
+def test_modes_do_not_depend_on_who_packs(tmp_path: Path) -> None:
+    model, _ = model_tree(tmp_path)
+    (model / "run.sh").write_text("#!/bin/sh\n")
+    (model / "run.sh").chmod(0o744)  # executable by its owner only
+    (model / "model.keras").chmod(0o600)
+    with tarfile.open(package_model(model, tmp_path / "m.tar.gz").path) as tar:
+        modes = {m.name: m.mode for m in tar.getmembers()}
+    assert modes["run.sh"] == 0o755 and modes["model.keras"] == 0o644
+
+
+def test_a_symlink_loop_is_refused(tmp_path: Path) -> None:
+    model, _ = model_tree(tmp_path)
+    (model / "variables" / "up").symlink_to(model)
+    with pytest.raises(InputError, match="is a symlink loop"):
+        package_model(model, tmp_path / "m.tar.gz")
+    assert not list(tmp_path.glob("m.tar.gz*"))
+
+
+def test_the_archive_may_live_in_the_model_dir(tmp_path: Path) -> None:
+    """``byoc package .`` twice: the archive (and its partial file) are never packed."""
+    model, _ = model_tree(tmp_path)
+    first = package_model(model, model / "model.tar.gz")
+    second = package_model(model, model / "model.tar.gz")
+    assert first.sha256 == second.sha256 and "model.tar.gz" not in second.files
+
+
 def test_an_empty_model_dir_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no files"):

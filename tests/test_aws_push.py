@@ -179,8 +179,9 @@ def test_immutable_tags_repository(aws_env: dict[str, str], moto_url: str) -> No
     from byoc.aws.ecr import ensure_repository
 
     aws = Aws.connect(REGION, moto_url)
-    assert ensure_repository(aws, "pinned", True, Reporter("quiet")) is True
+    assert ensure_repository(aws, "pinned", True, Reporter("quiet"))[1] is True  # created
     (repo,) = repositories(moto_url)
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
-    assert ensure_repository(aws, "pinned", True, Reporter("quiet")) is False  # found, kept
+    found, created = ensure_repository(aws, "pinned", False, Reporter("quiet"))
+    assert not created and found["imageTagMutability"] == "IMMUTABLE"  # found, kept as it is

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from byoc.aws.ecr import default_tags
+from byoc.aws.ecr import default_repository, default_tags
 from byoc.aws.errors import InputError, client_error
 from byoc.aws.progress import Reporter
+from byoc.aws.transform import input_prefix_for
 from byoc.aws.validate import (
-    TRANSFORM_INSTANCE_TYPES,
+    TRANSFORM,
     S3Uri,
     check_instance_type,
     check_name,
@@ -30,7 +31,7 @@ def labels(**values: str) -> dict[str, object]:
 def test_default_tags_most_specific_first() -> None:
     info = labels(version="1.2.0", revision="abc123")
     assert default_tags(info, immutable=False) == ["1.2.0-abc123", "1.2.0", "latest"]
-    assert default_tags(info, immutable=True) == ["1.2.0-abc123", "1.2.0"]
+    assert default_tags(info, immutable=True) == ["1.2.0-abc123"]
     assert default_tags(labels(version="1.2.0", revision="unknown"), False) == ["1.2.0", "latest"]
     assert default_tags({"Config": {}}, immutable=True) == ["latest"]  # nothing else to use
 
@@ -71,7 +72,7 @@ def test_instance_types() -> None:
     with pytest.raises(InputError, match=r"did you mean ml\.c5\.xlarge"):
         check_instance_type("ml.c5.xlarg")
     with pytest.raises(InputError, match="for batch transform"):
-        check_instance_type("ml.t2.medium", TRANSFORM_INSTANCE_TYPES)
+        check_instance_type("ml.t2.medium", TRANSFORM)
 
 
 @pytest.mark.parametrize(
@@ -146,3 +147,22 @@ def test_rich_progress_goes_to_the_stream_not_stdout(capsys: pytest.CaptureFixtu
         task.update(advance=5_000)
     assert capsys.readouterr().out == ""
     assert "a step while waiting" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("image", "repository"),
+    [
+        ("byoc:latest", "byoc"),
+        ("localhost:5000/team/model:1", "team/model"),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/byoc:1", "byoc"),
+        ("byoc@sha256:0123", "byoc"),
+        ("team/model", "team/model"),
+    ],
+)
+def test_default_repository_drops_host_and_tag(image: str, repository: str) -> None:
+    assert default_repository(image) == repository
+
+
+def test_a_local_transform_input_stays_in_the_output_bucket() -> None:
+    assert input_prefix_for("s3://use1/") == "s3://use1/byoc-transform-input/"
+    assert input_prefix_for("s3://use1/jobs/out/") == "s3://use1/jobs/out-input/"

@@ -57,14 +57,21 @@ def aws_command(function: F) -> F:
                 made.append(Aws.connect(region, endpoint_url or None, profile))
             return made[0]
 
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from .local import DockerError
+
         try:
             function(connect, reporter, **options)
-        except AwsError as exc:
+        except (AwsError, BotoCoreError, ClientError, DockerError) as exc:
+            # AwsError says what failed; the others come from a call not yet wrapped in one
+            code = exc.exit_code if isinstance(exc, AwsError) else 1
+            message = str(exc) if isinstance(exc, AwsError) else f"{type(exc).__name__}: {exc}"
             if as_json:
-                click.echo(json.dumps({"error": str(exc)}), err=True)
+                click.echo(json.dumps({"error": message}), err=True)
             else:
-                click.echo(f"byoc: {exc}", err=True)
-            sys.exit(exc.exit_code)
+                click.echo(f"byoc: {message}", err=True)
+            sys.exit(code)
 
     return wrapper  # type: ignore[return-value]
 

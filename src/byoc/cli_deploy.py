@@ -202,13 +202,13 @@ def transform(
 ) -> None:
     """Run a batch transform job and wait for it."""
     from .aws import TransformSpec, run_transform
-    from .aws.transform import upload_inputs
+    from .aws.transform import input_prefix_for, upload_inputs
     from .aws.validate import S3Uri
 
     aws = connect()
     spec = TransformSpec(
         model,
-        input_ if input_.startswith("s3://") else output.rstrip("/") + "-input/",
+        input_ if input_.startswith("s3://") else input_prefix_for(output),
         output,
         content_type,
         accept,

@@ -79,7 +79,12 @@ def docker_available() -> str | None:
     """``None`` when a Docker daemon answers, else why not."""
     if shutil.which("docker") is None:
         return "the docker command is not installed"
-    result = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
+    try:
+        result = subprocess.run(
+            ["docker", "info"], capture_output=True, text=True, check=False, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        return "the Docker daemon did not answer `docker info` within 30 s"
     if result.returncode != 0:
         return "the Docker daemon is not running (" + result.stderr.strip().splitlines()[-1] + ")"
     return None

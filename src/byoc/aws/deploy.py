@@ -15,10 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clients import Aws
-from .errors import AwsError, InputError, error_code
+from .errors import AwsError, InputError
 from .progress import Reporter
 from .s3 import check_object, check_same_region
-from .teardown import TAG, VARIANT, delete_config_and_models, resource_id
+from .teardown import (
+    DIMENSION,
+    TAG,
+    VARIANT,
+    delete_config_and_models,
+    describe_endpoint,
+    remove_scaling,
+    resource_id,
+)
 from .validate import (
     S3Uri,
     check_instance_type,
@@ -29,7 +37,7 @@ from .validate import (
 )
 from .waiting import wait_for_status
 
-__all__ = ["DeploySpec", "Scaling", "deploy", "describe_endpoint"]
+__all__ = ["DeploySpec", "Scaling", "deploy", "describe_endpoint", "stamp"]
 
 
 MAX_ENDPOINT_NAME = 45  # + "-" + a 17-digit stamp = SageMaker's 63
@@ -107,18 +115,6 @@ def validate(aws: Aws, spec: DeploySpec) -> None:
         check_same_region(aws, S3Uri.parse(spec.async_output, "async output"), "async output")
 
 
-def describe_endpoint(aws: Aws, name: str) -> dict[str, Any] | None:
-    try:
-        result: dict[str, Any] = aws.client("sagemaker").describe_endpoint(EndpointName=name)
-    except Exception as exc:
-        if error_code(exc) == "ValidationException" and "not found" in str(exc).lower():
-            return None
-        if error_code(exc) == "ValidationException" and "could not find" in str(exc).lower():
-            return None
-        raise
-    return result
-
-
 def _variant(spec: DeploySpec, model: str) -> dict[str, Any]:
     variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": model}
     if spec.serverless_memory_mb is not None:
@@ -192,16 +188,26 @@ def deploy(
     reporter = reporter or Reporter("quiet")
     validate(aws, spec)
     existing = describe_endpoint(aws, spec.endpoint)
-    if existing and existing["EndpointStatus"] not in ("InService", "Failed"):
+    if existing and existing["EndpointStatus"] == "Failed":
+        raise InputError(
+            f"endpoint {spec.endpoint} is Failed ({existing.get('FailureReason', 'no reason')}); "
+            f"SageMaker only deletes a failed endpoint: byoc delete {spec.endpoint} first"
+        )
+    if existing and existing["EndpointStatus"] != "InService":
         raise InputError(
             f"endpoint {spec.endpoint} is {existing['EndpointStatus']}; wait until it is "
-            "InService (or Failed) before deploying again"
+            "InService before deploying again"
         )
     name = f"{spec.endpoint}-{stamp()}"
     made: list[str] = []
+    unscaled: list[str] = []
     try:
         _create_model_and_config(aws, spec, name, reporter, made)
         if existing:
+            # an autoscaled variant cannot be updated: its scaling goes, and comes back below
+            unscaled = remove_scaling(aws, spec.endpoint, reporter)
+            if unscaled and not spec.scaling:
+                reporter.warn(f"{spec.endpoint} is no longer autoscaled (pass --autoscale)")
             aws.call(
                 "sagemaker",
                 "update_endpoint",
@@ -222,14 +228,18 @@ def deploy(
             reporter.info(f"creating endpoint {spec.endpoint}")
     except AwsError as exc:
         said = _roll_back(aws, name, made)
+        if unscaled:
+            said += f"; its autoscaling was removed before the update ({', '.join(unscaled)})"
         raise AwsError(f"{exc}" + (f"; {said}" if said else "")) from exc
     try:
         described = wait_for_status(
-            lambda: aws.client("sagemaker").describe_endpoint(EndpointName=spec.endpoint),
+            lambda: aws.call(
+                "sagemaker", "describe_endpoint", "describe-endpoint", EndpointName=spec.endpoint
+            ),
             "EndpointStatus",
             f"endpoint {spec.endpoint}",
             {"InService"},
-            {"Failed"},
+            {"Failed", "UpdateRollbackFailed", "OutOfService"},
             reporter,
             interval=interval,
         )
@@ -238,6 +248,13 @@ def deploy(
             f"{exc}. The endpoint, its config and model are kept for inspection; "
             f"byoc delete {spec.endpoint} removes them"
         ) from exc
+    if described.get("EndpointConfigName") != name:  # SageMaker rolled the update back
+        said = _roll_back(aws, name, made)
+        raise AwsError(
+            f"the update of {spec.endpoint} failed and SageMaker rolled it back: "
+            f"{described.get('FailureReason', 'no FailureReason given')}; it still serves "
+            f"{described.get('EndpointConfigName')}; {said}"
+        )
     old_config = existing["EndpointConfigName"] if existing else None
     if old_config and old_config != name:
         delete_config_and_models(aws, old_config, reporter, only_ours=True)
@@ -263,7 +280,7 @@ def _autoscale(aws: Aws, spec: DeploySpec, reporter: Reporter) -> str:
         f"register-scalable-target {resource}",
         ServiceNamespace="sagemaker",
         ResourceId=resource,
-        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        ScalableDimension=DIMENSION,
         MinCapacity=s.min_instances,
         MaxCapacity=s.max_instances,
     )
@@ -275,7 +292,7 @@ def _autoscale(aws: Aws, spec: DeploySpec, reporter: Reporter) -> str:
         PolicyName=policy,
         ServiceNamespace="sagemaker",
         ResourceId=resource,
-        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        ScalableDimension=DIMENSION,
         PolicyType="TargetTrackingScaling",
         TargetTrackingScalingPolicyConfiguration={
             "TargetValue": s.invocations_per_instance,

@@ -63,8 +63,8 @@ def inspect_image(image: str) -> dict[str, Any]:
 
 
 def default_tags(info: dict[str, Any], immutable: bool) -> list[str]:
-    """VERSION-REVISION, VERSION (from the image's labels), and ``latest`` unless tags are
-    immutable; the first, most specific one is the URI to deploy."""
+    """VERSION-REVISION, VERSION (from the image's labels) and ``latest``; only the first
+    for immutable tags. The first, most specific one is the URI to deploy."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     tags = []
     version = labels.get("org.opencontainers.image.version")
@@ -73,30 +73,37 @@ def default_tags(info: dict[str, Any], immutable: bool) -> list[str]:
         tags.append(f"{version}-{revision}" if version else revision)
     if version:
         tags.append(version)
-    if not immutable or not tags:
-        tags.append("latest")
+    if immutable:  # only the tag that is new with each commit can be pushed again
+        return [check_tag(tag) for tag in tags[:1]] or ["latest"]
+    tags.append("latest")
     return [check_tag(tag) for tag in dict.fromkeys(tags)]
 
 
-def ensure_repository(aws: Aws, name: str, immutable: bool, reporter: Reporter) -> bool:
-    """Create the repository (scan on push) if it is missing; ``True`` if it was created."""
+def ensure_repository(
+    aws: Aws, name: str, immutable: bool, reporter: Reporter
+) -> tuple[dict[str, Any], bool]:
+    """The repository (created, with scan on push, if missing) and whether it was created."""
     ecr = aws.client("ecr")
     try:
-        found = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+        found: dict[str, Any] = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
     except Exception as exc:
         if error_code(exc) != "RepositoryNotFoundException":
             raise client_error(exc, f"ecr describe-repositories {name}") from exc
     else:
         scan = found.get("imageScanningConfiguration", {}).get("scanOnPush")
-        reporter.info(f"repository {found['repositoryUri']} exists (scan on push: {scan})")
+        mutability = found.get("imageTagMutability", "MUTABLE")
+        reporter.info(
+            f"repository {found['repositoryUri']} exists (scan on push: {scan}, tags "
+            f"{mutability.lower()})"
+        )
         if not scan:
             reporter.warn(
                 f"repository {name} does not scan on push; Marketplace listings need scanned "
                 "images (aws ecr put-image-scanning-configuration --image-scanning-"
                 "configuration scanOnPush=true)"
             )
-        return False
-    created = aws.call(
+        return found, False
+    created: dict[str, Any] = aws.call(
         "ecr",
         "create_repository",
         f"ecr create-repository {name}",
@@ -105,7 +112,7 @@ def ensure_repository(aws: Aws, name: str, immutable: bool, reporter: Reporter) 
         imageTagMutability="IMMUTABLE" if immutable else "MUTABLE",
     )["repository"]
     reporter.info(f"created repository {created['repositoryUri']} (scan on push)")
-    return True
+    return created, True
 
 
 def login(aws: Aws, registry: str | None = None, config_dir: str | None = None) -> str:
@@ -174,21 +181,36 @@ def push_image(
 
     reporter = reporter or Reporter("quiet")
     started = time.monotonic()
-    repository = check_repository(repository or image.split(":")[0].split("/")[-1])
-    tags = [check_tag(tag) for tag in tags] if tags else None
+    repository = check_repository(repository or default_repository(image))
+    given = [check_tag(tag) for tag in tags] if tags else None
     info = inspect_image(image)
-    tags = tags or default_tags(info, immutable)
-    account = aws.account()
-    ecr_host = f"{account}.dkr.ecr.{aws.region}.amazonaws.com"
-    created = ensure_repository(aws, repository, immutable, reporter)
+    aws.account()  # the credentials work before anything is created
+    found, created = ensure_repository(aws, repository, immutable, reporter)
+    immutable = found.get("imageTagMutability") == "IMMUTABLE"
+    tags = given or default_tags(info, immutable)
+    ecr_uri = str(found["repositoryUri"])  # ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]/NAME
     layers = len((info.get("RootFS") or {}).get("Layers") or []) or 1
     digest = None
     with tempfile.TemporaryDirectory(prefix="byoc-docker-config-") as config_dir:
         host = login(aws, registry, config_dir)
+        ecr_host = ecr_uri.split("/")[0]
         reporter.info(f"logged in to {host}" + (f" (for {ecr_host})" if host != ecr_host else ""))
         for tag in tags:
             ref = f"{host}/{repository}:{tag}"
-            docker("tag", image, ref)
+            result = docker("tag", image, ref, check=False)
+            if result.returncode != 0:
+                raise AwsError(f"docker tag {image} {ref} failed: {result.stderr.strip()}")
             digest = _push(config_dir, ref, layers, reporter) or digest
-    uris = tuple(f"{ecr_host}/{repository}:{tag}" for tag in tags)
+    uris = tuple(f"{ecr_uri}:{tag}" for tag in tags)
     return PushResult(uris[0], uris, host, digest, created, time.monotonic() - started)
+
+
+def default_repository(image: str) -> str:
+    """``team/model`` of ``registry:5000/team/model:1.0``: the name without host or tag."""
+    name = image.split("@")[0]
+    last = name.rsplit("/", 1)
+    last[-1] = last[-1].split(":")[0]
+    parts = "/".join(last).split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]  # a registry host
+    return "/".join(parts)

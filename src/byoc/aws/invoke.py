@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .clients import Aws
-from .deploy import describe_endpoint
 from .errors import AwsError, InputError, client_error
+from .teardown import describe_endpoint
 from .validate import check_name
 
 __all__ = ["Invocation", "content_type_for", "invoke_endpoint"]
@@ -22,6 +22,7 @@ _BY_SUFFIX = {
 }
 MAX_PAYLOAD = 6 * 1024 * 1024  # real-time endpoints (serverless: 4 MB)
 MAX_CUSTOM_ATTRIBUTES = 1024
+NOT_SERVING = ("Creating", "Deleting", "Failed", "OutOfService")
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,16 @@ def invoke_endpoint(
         raise InputError(f"payload is {len(body)} bytes; real-time endpoints take at most 6 MiB")
     if custom_attributes is not None and len(custom_attributes) > MAX_CUSTOM_ATTRIBUTES:
         raise InputError("custom attributes: at most 1024 characters")
-    described = describe_endpoint(aws, endpoint)
+    try:
+        described = describe_endpoint(aws, endpoint)
+    except AwsError as exc:
+        if "AccessDenied" not in str(exc):
+            raise
+        described = {"EndpointStatus": "unknown"}  # an invoke-only role: let invoke say
     if described is None:
         raise InputError(f"endpoint {endpoint} does not exist in {aws.region}")
-    if described["EndpointStatus"] != "InService":
-        raise InputError(f"endpoint {endpoint} is {described['EndpointStatus']}, not InService")
+    if described["EndpointStatus"] in NOT_SERVING:  # Updating, SystemUpdating still serve
+        raise InputError(f"endpoint {endpoint} is {described['EndpointStatus']}: not serving")
     params: dict[str, Any] = {"EndpointName": endpoint, "Body": body, "ContentType": content_type}
     if accept:
         params["Accept"] = accept

@@ -17,8 +17,8 @@ from .errors import AwsError, InputError
 from .progress import Reporter
 from .s3 import check_object, check_same_region, upload_file
 from .validate import (
-    HOSTING_INSTANCE_TYPES,
-    TRANSFORM_INSTANCE_TYPES,
+    HOSTING,
+    TRANSFORM,
     S3Uri,
     check_instance_type,
     check_name,
@@ -57,9 +57,9 @@ def validate(aws: Aws, spec: PackageSpec, media_types: bool = True) -> None:
     if region != aws.region:
         raise InputError(f"image {spec.image} is in {region}, the package would be in {aws.region}")
     for instance_type in spec.realtime_instance_types:
-        check_instance_type(instance_type, HOSTING_INSTANCE_TYPES)
+        check_instance_type(instance_type, HOSTING)
     for instance_type in spec.transform_instance_types:
-        check_instance_type(instance_type, TRANSFORM_INSTANCE_TYPES)
+        check_instance_type(instance_type, TRANSFORM)
     if not spec.sample.is_file():
         raise InputError(f"sample input {spec.sample} is not a file")
     model_data = S3Uri.parse(spec.model_data, "model data")
@@ -125,8 +125,11 @@ def create_model_package(
     reporter.info(f"created model package {arn}; SageMaker now validates it and scans the image")
 
     def describe() -> dict[str, Any]:
-        described: dict[str, Any] = aws.client("sagemaker").describe_model_package(
-            ModelPackageName=spec.name
+        described: dict[str, Any] = aws.call(
+            "sagemaker",
+            "describe_model_package",
+            "describe-model-package",
+            ModelPackageName=spec.name,
         )
         return described
 
@@ -143,7 +146,10 @@ def create_model_package(
         )
     except AwsError as exc:
         details = _statuses(describe())
-        raise AwsError(f"{exc}; {details}") from exc
+        raise AwsError(
+            f"{exc}; {details}. The package {spec.name} is kept (its name stays taken): "
+            f"aws sagemaker delete-model-package --model-package-name {spec.name}"
+        ) from exc
     details = _statuses(described)
     reporter.info(details)
     return {

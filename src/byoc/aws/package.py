@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import tarfile
 from dataclasses import dataclass
@@ -32,21 +31,31 @@ class Archive:
     skipped: tuple[str, ...]
 
 
-def _walk(root: Path, prefix: str, skipped: list[str]) -> list[tuple[str, Path]]:
+def _walk(
+    root: Path, prefix: str, skipped: list[str], exclude: set[Path], seen: set[tuple[int, int]]
+) -> list[tuple[str, Path]]:
     entries: list[tuple[str, Path]] = []
+    info = root.stat()
+    if (info.st_dev, info.st_ino) in seen:
+        raise InputError(f"{root} is a symlink loop (it leads back to a directory above it)")
+    seen = {*seen, (info.st_dev, info.st_ino)}
     for path in sorted(root.iterdir(), key=lambda p: p.name):
         name = f"{prefix}{path.name}"
         if path.is_symlink() and not path.exists():
             raise InputError(f"{path} is a broken symlink (to {os.readlink(path)})")
+        if path.resolve() in exclude:
+            continue
         if path.is_dir():
             if path.name in _SKIPPED_DIRS:
                 skipped.append(name + "/")
                 continue
             entries.append((name + "/", path))
-            entries.extend(_walk(path, name + "/", skipped))
+            entries.extend(_walk(path, name + "/", skipped, exclude, seen))
         elif path.name in _SKIPPED_FILES or path.suffix == ".pyc":
             skipped.append(name)
         elif path.is_file():
+            if not os.access(path, os.R_OK):
+                raise InputError(f"{path} is not readable")
             entries.append((name, path))
         else:
             raise InputError(f"{path} is not a regular file or directory")
@@ -62,8 +71,9 @@ def _info(name: str, path: Path) -> tarfile.TarInfo:
         info.type = tarfile.DIRTYPE
         info.mode = 0o755
     else:
-        info.size = path.stat().st_size
-        info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        stat = path.stat()
+        info.size = stat.st_size
+        info.mode = 0o755 if stat.st_mode & 0o111 else 0o644  # the same for every user
     return info
 
 
@@ -72,22 +82,35 @@ def package_model(model_dir: Path, output: Path, code_dir: Path | None = None) -
     if not model_dir.is_dir():
         raise InputError(f"model directory {model_dir} does not exist or is not a directory")
     skipped: list[str] = []
-    entries = _walk(model_dir, "", skipped)
+    partial = output.with_name(output.name + ".partial")
+    exclude = {output.resolve(), partial.resolve()}  # `byoc package .` twice gives the same
+    entries = _walk(model_dir, "", skipped, exclude, set())
     if code_dir is not None:
         if not code_dir.is_dir():
             raise InputError(f"code directory {code_dir} does not exist or is not a directory")
         if any(name == "code/" for name, _ in entries):
             raise InputError(f"{model_dir} already has a code/ directory; drop --code or remove it")
         entries.append(("code/", code_dir))
-        entries.extend(_walk(code_dir, "code/", skipped))
+        entries.extend(_walk(code_dir, "code/", skipped, exclude, set()))
         entries.sort(key=lambda entry: entry[0])
     if not any(not name.endswith("/") for name, _ in entries):
         raise InputError(f"{model_dir} holds no files: nothing to package")
-    resolved_output = output.resolve()
-    if any(path.resolve() == resolved_output for _, path in entries):
-        raise InputError(f"the archive {output} must not be inside the model directory")
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
+    try:
+        _write(partial, entries)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(f"packaging {model_dir} failed: {exc}") from exc
+    partial.replace(output)
+    digest = hashlib.sha256()
+    with output.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    files = tuple(name for name, _ in entries if not name.endswith("/"))
+    return Archive(output, files, output.stat().st_size, digest.hexdigest(), tuple(skipped))
+
+
+def _write(partial: Path, entries: list[tuple[str, Path]]) -> None:
     with (
         partial.open("wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
@@ -100,16 +123,3 @@ def package_model(model_dir: Path, output: Path, code_dir: Path | None = None) -
             else:
                 with path.open("rb") as handle:
                     tar.addfile(info, handle)
-    partial.replace(output)
-    digest = hashlib.sha256()
-    with output.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    files = tuple(name for name, _ in entries if not name.endswith("/"))
-    return Archive(output, files, output.stat().st_size, digest.hexdigest(), tuple(skipped))
-
-
-def archive_members(data: bytes) -> list[str]:
-    """Member names of a ``model.tar.gz`` held in memory (for checks and tests)."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return tar.getnames()

@@ -53,7 +53,6 @@ class Reporter:
             mode = "rich" if self.stream.isatty() else "plain"
         self.mode = mode
         self._progress: Any = None
-        self.events: list[dict[str, Any]] = []
 
     def info(self, message: str, **data: Any) -> None:
         """A step that happened ("created repository byoc")."""
@@ -64,7 +63,6 @@ class Reporter:
 
     def _emit(self, kind: str, message: str, data: dict[str, Any]) -> None:
         event = {"event": kind, "message": message, **data}
-        self.events.append(event)
         if self.mode == "json":
             self.stream.write(json.dumps(event, default=str) + "\n")
         elif self.mode != "quiet":

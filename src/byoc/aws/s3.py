@@ -16,18 +16,31 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
 
 
+_LEGACY_LOCATIONS = {"": "us-east-1", "EU": "eu-west-1"}
+
+
 def bucket_region(aws: Aws, bucket: str) -> str:
-    """The bucket's region; ``InputError`` if it does not exist or cannot be seen."""
+    """The bucket's region, from HeadBucket's ``x-amz-bucket-region`` (sent even on a 403,
+    and for buckets of other accounts); ``InputError`` if the bucket does not exist."""
     try:
-        location = aws.client("s3").get_bucket_location(Bucket=bucket)
+        head = aws.client("s3").head_bucket(Bucket=bucket)
+        headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     except Exception as exc:
         code = error_code(exc)
+        headers = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPHeaders", {})
         if code in ("NoSuchBucket", "404"):
             raise InputError(f"S3 bucket {bucket!r} does not exist") from None
-        if code in ("AccessDenied", "403"):
-            raise InputError(f"no access to S3 bucket {bucket!r} (s3:GetBucketLocation)") from None
-        raise client_error(exc, f"s3 get-bucket-location {bucket}") from exc
-    return str(location.get("LocationConstraint") or "us-east-1")
+        if not headers.get("x-amz-bucket-region"):
+            if code in ("AccessDenied", "403"):
+                raise InputError(f"no access to S3 bucket {bucket!r} (s3:ListBucket)") from None
+            raise client_error(exc, f"s3 head-bucket {bucket}") from exc
+    region = headers.get("x-amz-bucket-region")
+    if region:
+        return str(region)
+    location = aws.call(
+        "s3", "get_bucket_location", f"s3 get-bucket-location {bucket}", Bucket=bucket
+    ).get("LocationConstraint")
+    return _LEGACY_LOCATIONS.get(location or "", location or "us-east-1")
 
 
 def check_same_region(aws: Aws, uri: S3Uri, what: str) -> None:

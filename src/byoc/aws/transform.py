@@ -8,13 +8,14 @@ from typing import Any
 
 from .clients import Aws
 from .deploy import stamp
-from .errors import InputError
+from .errors import AwsError, InputError
 from .progress import Reporter
-from .s3 import check_same_region, upload_file
+from .s3 import check_object, check_same_region, upload_file
 from .validate import (
-    TRANSFORM_INSTANCE_TYPES,
+    TRANSFORM,
     S3Uri,
     check_instance_type,
+    check_json_path,
     check_name,
     check_role_arn,
 )
@@ -65,7 +66,7 @@ def validate(aws: Aws, spec: TransformSpec) -> None:
     _one_of(spec.batch_strategy, BATCH_STRATEGIES, "batch strategy")
     _one_of(spec.assemble_with, ASSEMBLE_WITH, "assemble with")
     _one_of(spec.join_source, JOIN_SOURCES, "join source")
-    check_instance_type(spec.instance_type, TRANSFORM_INSTANCE_TYPES)
+    check_instance_type(spec.instance_type, TRANSFORM)
     if spec.instance_count < 1:
         raise InputError(f"instance count {spec.instance_count}: must be at least 1")
     if spec.max_payload_mb is not None and not 0 <= spec.max_payload_mb <= 100:
@@ -81,18 +82,26 @@ def validate(aws: Aws, spec: TransformSpec) -> None:
             f"max payload {spec.max_payload_mb} MB x {spec.max_concurrent} concurrent "
             "transforms exceeds SageMaker's 100 MB"
         )
-    for name, expression in (("input", spec.input_filter), ("output", spec.output_filter)):
-        if expression is not None and not expression.startswith("$"):
-            raise InputError(f"{name} filter {expression!r}: a JSONPath starting with $")
+    check_json_path(spec.input_filter, "input filter")
+    check_json_path(spec.output_filter, "output filter")
     if spec.join_source == "Input" and spec.accept not in (None, "application/json", "text/csv"):
         raise InputError("join source Input needs JSON or CSV output (--accept)")
     if spec.image:
         if not (spec.role and spec.model_data):
             raise InputError("--image needs --model-data and --role to create the model")
         check_role_arn(spec.role, aws.account())
-        check_same_region(aws, S3Uri.parse(spec.model_data, "model data"), "model data")
+        model_data = S3Uri.parse(spec.model_data, "model data")
+        check_same_region(aws, model_data, "model data")
+        check_object(aws, model_data, "model data")
     for uri, what in ((spec.input, "transform input"), (spec.output, "transform output")):
         check_same_region(aws, S3Uri.parse(uri, what), what)
+
+
+def input_prefix_for(output: str) -> str:
+    """Where a local input is uploaded: beside the output, in the output's bucket."""
+    uri = S3Uri.parse(output, "transform output")
+    key = uri.key.rstrip("/")
+    return str(S3Uri(uri.bucket, f"{key}-input/" if key else "byoc-transform-input/"))
 
 
 def upload_inputs(aws: Aws, source: Path, prefix: S3Uri, reporter: Reporter) -> S3Uri:
@@ -154,10 +163,22 @@ def run_transform(
         params["DataProcessing"]["OutputFilter"] = spec.output_filter
     if spec.environment and not spec.image:
         params["Environment"] = dict(spec.environment)
-    aws.call("sagemaker", "create_transform_job", f"create-transform-job {job}", **params)
+    try:
+        aws.call("sagemaker", "create_transform_job", f"create-transform-job {job}", **params)
+    except AwsError as exc:
+        if not spec.image:
+            raise
+        try:
+            aws.call("sagemaker", "delete_model", "delete-model", ModelName=spec.model)
+            said = f"removed the model {spec.model} it had created"
+        except AwsError as again:
+            said = f"the model {spec.model} it created is left: {again}"
+        raise AwsError(f"{exc}; {said}") from exc
     reporter.info(f"started transform job {job}: {spec.input} -> {spec.output}")
     described = wait_for_status(
-        lambda: aws.client("sagemaker").describe_transform_job(TransformJobName=job),
+        lambda: aws.call(
+            "sagemaker", "describe_transform_job", "describe-transform-job", TransformJobName=job
+        ),
         "TransformJobStatus",
         f"transform job {job}",
         {"Completed"},

@@ -3,68 +3,46 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 
 from .errors import InputError
 
 __all__ = [
-    "HOSTING_INSTANCE_TYPES",
-    "TRANSFORM_INSTANCE_TYPES",
+    "HOSTING",
+    "TRANSFORM",
     "S3Uri",
     "check_instance_type",
+    "check_json_path",
     "check_name",
     "check_repository",
     "check_role_arn",
     "check_serverless",
     "check_tag",
     "ecr_image_region",
+    "instance_types",
 ]
 
-# ECR's own patterns (CreateRepository, PutImage).
-_REPOSITORY = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+# ECR's own patterns (botocore's RepositoryName; PutImage's tag).
+_REPOSITORY = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # SageMaker's pattern for model, endpoint, config, job and package names.
 _NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _ECR_IMAGE = re.compile(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(.+)")
 
-_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
+HOSTING = "ProductionVariantInstanceType"  # botocore's enum of endpoint instance types
+TRANSFORM = "TransformInstanceType"  # and of batch transform ones
 
 
-def _family(name: str, sizes: tuple[str, ...] = _SIZES) -> set[str]:
-    return {f"ml.{name}.{size}" for size in sizes}
+@functools.cache
+def instance_types(shape: str) -> frozenset[str]:
+    """The instance types SageMaker's API model (botocore's) lists for ``shape``."""
+    import botocore.session
 
-
-# SageMaker real-time hosting instance types (CPU and GPU families; the documented list).
-HOSTING_INSTANCE_TYPES = frozenset(
-    {"ml.t2.medium", "ml.t2.large", "ml.t2.xlarge", "ml.t2.2xlarge"}
-    | {"ml.m5.large", "ml.m5d.large", "ml.c5.large", "ml.c5d.large", "ml.r5.large"}
-    | _family("m5")
-    | _family("m5d")
-    | _family("m6i", (*_SIZES, "32xlarge"))
-    | _family("m7i", (*_SIZES, "48xlarge"))
-    | _family("c5", ("large", "xlarge", "2xlarge", "4xlarge", "9xlarge", "18xlarge"))
-    | _family("c5d", ("large", "xlarge", "2xlarge", "4xlarge", "9xlarge", "18xlarge"))
-    | _family("c6i", (*_SIZES, "32xlarge"))
-    | _family("c7i", (*_SIZES, "48xlarge"))
-    | _family("r5", _SIZES)
-    | _family("r6i", (*_SIZES, "32xlarge"))
-    | _family("g4dn", ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"))
-    | _family(
-        "g5",
-        ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"),
-    )
-    | _family(
-        "g6",
-        ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"),
-    )
-    | {"ml.p3.2xlarge", "ml.p3.8xlarge", "ml.p3.16xlarge", "ml.p4d.24xlarge", "ml.p5.48xlarge"}
-    | {"ml.inf1.xlarge", "ml.inf1.2xlarge", "ml.inf1.6xlarge", "ml.inf1.24xlarge"}
-    | {"ml.inf2.xlarge", "ml.inf2.8xlarge", "ml.inf2.24xlarge", "ml.inf2.48xlarge"}
-)
-# Batch transform offers no burstable (t2) instances.
-TRANSFORM_INSTANCE_TYPES = frozenset(t for t in HOSTING_INSTANCE_TYPES if not t.startswith("ml.t"))
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for(shape).enum)
 
 
 def check_repository(name: str) -> str:
@@ -108,17 +86,24 @@ def check_role_arn(role: str, account: str | None = None) -> str:
     raise InputError(f"{role!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME)")
 
 
-def check_instance_type(
-    instance_type: str, allowed: frozenset[str] = HOSTING_INSTANCE_TYPES
-) -> str:
+def check_instance_type(instance_type: str, shape: str = HOSTING) -> str:
+    allowed = instance_types(shape)
     if instance_type in allowed:
         return instance_type
     near = difflib.get_close_matches(instance_type, sorted(allowed), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
     if not instance_type.startswith("ml."):
         hint = f"; SageMaker instance types start with 'ml.' (ml.{instance_type}?)" + hint
-    use = "batch transform" if allowed is TRANSFORM_INSTANCE_TYPES else "endpoints"
-    raise InputError(f"SageMaker offers no instance type {instance_type!r} for {use}{hint}")
+    use = "batch transform" if shape == TRANSFORM else "endpoints"
+    raise InputError(
+        f"SageMaker offers no instance type {instance_type!r} for {use}{hint} (the list is "
+        "botocore's: a newer boto3 knows newer types)"
+    )
+
+
+def check_json_path(expression: str | None, what: str) -> None:
+    if expression is not None and (not expression.startswith("$") or len(expression) > 63):
+        raise InputError(f"{what} {expression!r}: a JSONPath starting with $, at most 63 chars")
 
 
 def check_serverless(memory_mb: int, max_concurrency: int) -> None:
