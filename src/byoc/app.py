@@ -1,4 +1,8 @@
-"""The Flask application factory: a thin adapter over :class:`~byoc.core.Service`."""
+"""The Flask application factory: a thin adapter over :class:`~byoc.serving.Service`.
+
+Every request goes through the same route table as the hot path
+(``byoc.serving.routes``); Flask adds only its error handling and a JSON 404.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,18 @@ import logging
 
 from flask import Flask, request
 from flask import Response as FlaskResponse
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
-from .core import Response, Service, error_response
 from .errors import ByocError, InternalError
+from .serving import Response, Service, error_response
+from .serving.routes import Request, Routes
 from .settings import Settings
 from .wsgi import HotPath
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("byoc.serving")
+_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
 def _to_flask(response: Response) -> FlaskResponse:
@@ -31,30 +37,25 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     """Build the WSGI app. Loading the model is the caller's job (``service.load()``)."""
     settings = settings or (service.settings if service else Settings.from_env())
     service = service or Service(settings)
+    routes = Routes(service)
     app = Flask("byoc")
     app.extensions["byoc"] = service
 
-    @app.get("/ping")
-    def ping() -> FlaskResponse:
-        return _to_flask(service.ping())
-
-    @app.post("/invocations")
-    def invocations() -> FlaskResponse:
-        length = request.content_length
-        if length is not None:
-            refused = service.check_content_length(length)
-            if refused is not None:
-                return _to_flask(refused)
-        # One byte past the limit is enough for the core to refuse an unsized (chunked) body.
-        body = request.stream.read(settings.max_payload_bytes + 1)
-        return _to_flask(
-            service.invoke(
-                body,
-                request.headers.get("Content-Type"),
-                request.headers.get("Accept"),
-                request.headers,
+    @app.route("/", defaults={"path": ""}, methods=_METHODS)
+    @app.route("/<path:path>", methods=_METHODS)
+    def dispatch(path: str) -> FlaskResponse:
+        answer = routes.dispatch(
+            Request(
+                method=request.method,
+                path=request.path,
+                headers=request.headers,
+                read=request.stream.read,
+                content_length=request.headers.get("Content-Length"),
             )
         )
+        if answer is None:
+            raise NotFound()
+        return _to_flask(answer)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> FlaskResponse:

@@ -1,0 +1,99 @@
+"""The route table both adapters dispatch through, and the one place a body is read.
+
+A :class:`Request` is what an adapter hands over: method, path, query, headers and a way
+to read the body. ``Routes.dispatch`` answers the routes it knows (405 with ``Allow`` for
+a known path and another method) and returns ``None`` for any other path, which the
+adapter answers itself (the Flask app's own routes, or a JSON 404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..context import RequestHeaders
+from ..errors import BadRequest, ByocError
+from .http import Response, error_response
+from .runtime import too_large_message
+
+__all__ = ["Request", "Routes", "read_body"]
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: RequestHeaders
+    read: Callable[[int], bytes]  # read(n): up to n bytes of the body
+    content_length: str | None  # the header as sent (None: chunked or absent)
+    query: Mapping[str, str] | None = None
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused before reading when Content-Length is over ``limit``.
+
+    A chunked (unsized) body is read to one byte past the limit, so that the runtime can
+    refuse it with the same message.
+    """
+    from ..errors import PayloadTooLarge
+
+    declared = request.content_length
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise BadRequest(f"invalid Content-Length {declared!r}") from None
+        if length < 0:
+            raise BadRequest(f"invalid Content-Length {declared!r}")
+        if length > limit:
+            raise PayloadTooLarge(too_large_message(length, limit))
+        return request.read(length) if length > 0 else b""
+    return request.read(limit + 1)
+
+
+Handler = Callable[[Request], Response]
+
+
+class Routes:
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.table: dict[str, dict[str, Handler]] = {
+            "/ping": {"GET": self._ping, "HEAD": self._ping},
+            "/invocations": {"POST": self._invocations},
+        }
+
+    def dispatch(self, request: Request) -> Response | None:
+        methods = self.table.get(request.path)
+        if methods is None:
+            return None
+        handler = methods.get(request.method)
+        if handler is None:
+            error = ByocError(
+                f"{request.method} is not allowed on {request.path}",
+                status=405,
+                code="method_not_allowed",
+            )
+            response = error_response(error)
+            allow = ", ".join(methods)
+            return Response(
+                response.status, response.body, response.content_type, (("Allow", allow),)
+            )
+        try:
+            return handler(request)
+        except ByocError as exc:
+            return error_response(exc)
+
+    def _ping(self, request: Request) -> Response:
+        response: Response = self.service.ping()
+        return response
+
+    def _invocations(self, request: Request) -> Response:
+        body = read_body(request, self.service.settings.max_payload_bytes)
+        response: Response = self.service.invoke(
+            body,
+            request.headers.get("Content-Type"),
+            request.headers.get("Accept"),
+            request.headers,
+        )
+        return response

@@ -1,0 +1,131 @@
+"""The service of one worker process: settings, the model runtime, the access log.
+
+``invoke`` takes the bytes and headers of a request and returns a :class:`Response`,
+never raising; ``ping`` says whether a prediction would succeed now. Adapters (the WSGI
+hot path, Flask) only translate. Process-wide effects happen here, once: after the model
+is loaded, what was loaded is frozen out of the cyclic GC.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from ..codecs import CodecRegistry, default_registry
+from ..context import INFERENCE_ID, RequestHeaders
+from ..errors import ByocError, InternalError, PayloadTooLarge
+from ..handler import Handlers
+from ..logs import AccessLog
+from ..settings import Settings
+from .http import Response, error_response
+from .runtime import ModelRuntime, ModelState, too_large_message
+
+__all__ = ["Service"]
+
+log = logging.getLogger("byoc.serving")
+
+
+class Service:
+    """One worker's model and the request pipeline around it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        handlers: Handlers | None = None,
+        codecs: CodecRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.codecs = codecs or default_registry()
+        self.runtime = ModelRuntime(
+            settings, self.codecs, str(settings.paths.model_dir), handlers=handlers
+        )
+        self._access = (
+            AccessLog(settings.log_format)
+            if settings.access_log and settings.log_level <= logging.INFO
+            else None
+        )
+
+    # -- model lifecycle ---------------------------------------------------
+    @property
+    def state(self) -> ModelState:
+        return self.runtime.state
+
+    @property
+    def failure(self) -> str | None:
+        return self.runtime.failure
+
+    @property
+    def _batcher(self) -> Any:
+        return self.runtime.batcher
+
+    def load(self) -> None:
+        """Import the handler and load the model; never raises (the failure is kept)."""
+        self.runtime.load()
+        self._freeze()
+
+    def start_loading(
+        self, slot: Callable[[], AbstractContextManager[object]] | None = None
+    ) -> threading.Thread:
+        """Load in a background thread so /ping can answer 503 meanwhile.
+
+        ``slot``, if given, is entered around the load (the server uses it to load in at
+        most one worker per CPU at a time).
+        """
+        return self.runtime.start_loading(slot, then=self._freeze)
+
+    def wait_until_loaded(self, timeout: float | None = None) -> bool:
+        return self.runtime.wait_until_loaded(timeout)
+
+    @staticmethod
+    def _freeze() -> None:
+        # Everything loaded so far (framework, model) lives as long as the process: keep it
+        # out of the cyclic GC, whose full passes over it are the slowest requests (p99)
+        # otherwise, and which dirties copy-on-write pages after fork.
+        gc.collect()
+        gc.freeze()
+
+    # -- requests -----------------------------------------------------------
+    def ping(self) -> Response:
+        return self.runtime.health()
+
+    def check_content_length(self, length: int) -> Response | None:
+        """For adapters: refuse an oversized body before reading it."""
+        limit = self.settings.max_payload_bytes
+        if length > limit:
+            return error_response(PayloadTooLarge(too_large_message(length, limit)))
+        return None
+
+    def invoke(
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        attributes: RequestHeaders,
+    ) -> Response:
+        """Answer one ``/invocations`` request; never raises."""
+        started = time.perf_counter()
+        inference_id = attributes.get(INFERENCE_ID) or os.urandom(16).hex()
+        try:
+            response = self.runtime.invoke(body, content_type, accept, attributes, inference_id)
+        except ByocError as exc:
+            response = error_response(exc, inference_id)
+        except Exception as exc:  # a bug of ours: log it, answer 500
+            log.exception("internal error in request %s", inference_id)
+            response = error_response(InternalError(f"{type(exc).__name__}: {exc}"), inference_id)
+        if self._access is not None:
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            self._access.write(
+                f"POST /invocations {response.status} {elapsed_ms:.2f}ms "
+                f"in={len(body)} out={len(response.body)} id={inference_id}",
+                inference_id=inference_id,
+                status=response.status,
+                duration_ms=round(elapsed_ms, 3),
+            )
+        return response
