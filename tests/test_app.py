@@ -58,8 +58,20 @@ def test_csv_in_json_out_with_only_model_fn(make_client: ClientFactory) -> None:
     assert response.get_json() == [6.0, 15.0]
 
 
-def test_absent_accept_answers_in_the_request_type(make_client: ClientFactory) -> None:
+@pytest.mark.parametrize("accept", [None, "*/*"])
+def test_absent_accept_answers_json_as_the_aws_toolkit_does(
+    make_client: ClientFactory, accept: str | None
+) -> None:
     client = make_client(LINEAR)
+    headers = {"Content-Type": "text/csv", **({"Accept": accept} if accept else {})}
+    response = client.post("/invocations", data="1,2\n3,4\n", headers=headers)
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    assert response.get_json() == [3.0, 7.0]
+
+
+def test_absent_accept_answers_in_the_request_type_when_asked(make_client: ClientFactory) -> None:
+    client = make_client(LINEAR, env={"BYOC_ACCEPT_DEFAULT": "request"})
     response = client.post("/invocations", data="1,2\n3,4\n", content_type="text/csv")
     assert response.status_code == 200
     assert response.content_type == "text/csv"

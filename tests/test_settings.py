@@ -71,6 +71,7 @@ def test_environment_is_read() -> None:
         ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "lots"}, "must be a number"),
         ({"BYOC_PRELOAD_MODEL": "maybe"}, "must be true or false"),
         ({"BYOC_LOG_FORMAT": "xml"}, "must be one of text, json"),
+        ({"BYOC_ACCEPT_DEFAULT": "csv"}, "BYOC_ACCEPT_DEFAULT='csv': must be one of json, request"),
         ({"SAGEMAKER_SAFE_PORT_RANGE": "20000"}, "20000-20999"),
         ({"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "json"}, "must be a media type"),
         ({"SAGEMAKER_CONTAINER_LOG_LEVEL": "LOUD"}, "level name"),

@@ -131,7 +131,7 @@ class Settings:
     default_accept: str | None = None
     # With no Accept: "json" answers in the default accept (the AWS toolkit's behaviour),
     # "request" in the request's own type when a codec encodes it (byoc's former default).
-    accept_default: str = "request"
+    accept_default: str = "json"
     handler: str | None = None
     program: str = "inference.py"
     preload: bool = False
@@ -170,7 +170,7 @@ class Settings:
             graceful_timeout=_int(e, "BYOC_GRACEFUL_TIMEOUT", 25, 1, 3600),
             max_payload_bytes=int(payload_mb * 1024 * 1024),
             default_accept=default_accept,
-            accept_default=_choice(e, "BYOC_ACCEPT_DEFAULT", "request", ("json", "request")),
+            accept_default=_choice(e, "BYOC_ACCEPT_DEFAULT", "json", ("json", "request")),
             handler=(e.get("BYOC_HANDLER") or "").strip() or None,
             program=(e.get("SAGEMAKER_PROGRAM") or "inference.py").strip(),
             preload=_bool(e, "BYOC_PRELOAD_MODEL", False),
