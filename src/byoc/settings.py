@@ -143,6 +143,8 @@ class Settings:
     log_format: str = "text"
     log_level: int = logging.INFO
     batch: bool = False
+    batch_strategy: str = "MULTI_RECORD"
+    max_concurrent_transforms: int = 0  # 0: byoc chooses (workers x handler concurrency)
     multi_model: bool = False
     safe_port_range: tuple[int, int] | None = None
 
@@ -152,7 +154,15 @@ class Settings:
         e = os.environ if env is None else env
         timeout = _int(e, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1, 86400)
         timeout = _int(e, "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", timeout, 1, 86400)
-        payload_mb = _float(e, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6.0, 0.001, 1024.0)
+        payload_mb = _float(e, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6.0, 0.0, 1024.0)
+        # 0: batch transform streams each file as one chunked body "with no size limit";
+        # byoc still bounds what it holds, by BYOC_MAX_STREAMED_PAYLOAD_IN_MB.
+        payload_mb = payload_mb or _float(
+            e, "BYOC_MAX_STREAMED_PAYLOAD_IN_MB", 1024.0, 1.0, 65536.0
+        )
+        strategy = _choice(
+            e, "SAGEMAKER_BATCH_STRATEGY", "multi_record", ("multi_record", "single_record")
+        )
         batch_size = _int(e, "BYOC_MAX_BATCH_SIZE", 1, 1, 1024)
         default_accept = (e.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or "").strip() or None
         if default_accept is not None and "/" not in default_accept:
@@ -182,6 +192,8 @@ class Settings:
             log_format=_choice(e, "BYOC_LOG_FORMAT", "text", ("text", "json")),
             log_level=_log_level(e),
             batch=_bool(e, "SAGEMAKER_BATCH", False),
+            batch_strategy=strategy.upper(),
+            max_concurrent_transforms=_int(e, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", 0, 0, 1024),
             multi_model=_bool(e, "SAGEMAKER_MULTI_MODEL", False),
             safe_port_range=_port_range(e),
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..context import RequestHeaders
 from ..errors import BadRequest, ByocError
+from .batch import execution_parameters_response
 from .http import Response, error_response
 from .runtime import too_large_message
 
@@ -61,6 +62,7 @@ class Routes:
         self.table: dict[str, dict[str, Handler]] = {
             "/ping": {"GET": self._ping, "HEAD": self._ping},
             "/invocations": {"POST": self._invocations},
+            "/execution-parameters": {"GET": self._execution_parameters},
         }
 
     def dispatch(self, request: Request) -> Response | None:
@@ -87,6 +89,9 @@ class Routes:
     def _ping(self, request: Request) -> Response:
         response: Response = self.service.ping()
         return response
+
+    def _execution_parameters(self, request: Request) -> Response:
+        return execution_parameters_response(self.service.settings)
 
     def _invocations(self, request: Request) -> Response:
         body = read_body(request, self.service.settings.max_payload_bytes)
