@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from .errors import SettingsError
+from .local_transform.command import transform_command
 from .paths import MLPaths
 from .settings import Settings
 
@@ -79,7 +80,10 @@ def train(ml_root: str | None) -> None:
 
 @cli.group()
 def local() -> None:
-    """Run an image with Docker exactly as SageMaker would (serve, train)."""
+    """Run an image with Docker exactly as SageMaker would (serve, train, transform)."""
+
+
+local.add_command(transform_command)
 
 
 def _docker_or_exit() -> None:
