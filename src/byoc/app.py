@@ -13,7 +13,8 @@ from flask import Response as FlaskResponse
 from werkzeug.exceptions import HTTPException, NotFound
 
 from .errors import ByocError, InternalError
-from .serving import Response, Service, error_response
+from .serving import Service, error_response
+from .serving.http import AnyResponse
 from .serving.routes import Request, Routes
 from .settings import Settings
 from .wsgi import HotPath
@@ -24,9 +25,9 @@ log = logging.getLogger("byoc.serving")
 _METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
-def _to_flask(response: Response) -> FlaskResponse:
+def _to_flask(response: AnyResponse) -> FlaskResponse:
     return FlaskResponse(
-        response.body,
+        response.body,  # a stream's iterable is passed through, and closed by werkzeug
         status=response.status,
         content_type=response.content_type,
         headers=list(response.headers),

@@ -15,8 +15,8 @@ from typing import Any
 
 from werkzeug.datastructures import EnvironHeaders
 
-from .serving import Response, Service
-from .serving.http import status_line
+from .serving import Service
+from .serving.http import AnyResponse, StreamingResponse, status_line
 from .serving.routes import Request, Routes
 
 __all__ = ["HotPath", "status_line"]
@@ -51,6 +51,9 @@ class HotPath:
         return self._send(start_response, response)
 
     @staticmethod
-    def _send(start_response: Callable[..., Any], response: Response) -> list[bytes]:
+    def _send(start_response: Callable[..., Any], response: AnyResponse) -> Iterable[bytes]:
         start_response(status_line(response.status), response.wire_headers())
+        if isinstance(response, StreamingResponse):
+            stream: Iterable[bytes] = response.body  # gunicorn writes each chunk, then close()s it
+            return stream
         return [response.body]

@@ -14,7 +14,15 @@ from typing import Any
 
 from ..errors import ByocError, PayloadTooLarge
 
-__all__ = ["JSON", "RESERVED_HEADERS", "Response", "error_response", "status_line"]
+__all__ = [
+    "JSON",
+    "RESERVED_HEADERS",
+    "AnyResponse",
+    "Response",
+    "StreamingResponse",
+    "error_response",
+    "status_line",
+]
 
 JSON = "application/json"
 # Response headers a handler may not set: the server owns framing.
@@ -40,6 +48,22 @@ class Response:
         headers = [("Content-Type", self.content_type), ("Content-Length", str(len(self.body)))]
         headers.extend(self.headers)
         return headers
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingResponse:
+    """A body produced chunk by chunk: no Content-Length, so HTTP/1.1 frames it chunked."""
+
+    status: int
+    body: Any  # a WSGI iterable of bytes with close() (serving.streaming.Stream)
+    content_type: str = JSON
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def wire_headers(self) -> list[tuple[str, str]]:
+        return [("Content-Type", self.content_type), *self.headers]
+
+
+AnyResponse = Response | StreamingResponse
 
 
 def error_response(error: ByocError, inference_id: str | None = None) -> Response:

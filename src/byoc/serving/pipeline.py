@@ -8,6 +8,7 @@ every exception it raises is classified by ``statuses.classify``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,15 +22,18 @@ from ..fairness import FairSemaphore
 from ..handler import HandlerFn, Handlers
 from ..media import MediaType
 from ..settings import Settings
-from .http import Response
+from .http import AnyResponse, Response, StreamingResponse
 from .negotiation import Negotiator
 from .results import from_context, normalise
 from .statuses import Stage, classify
+from .streaming import Stream, StreamResult, is_stream, start_stream, to_bytes
 
 __all__ = ["Pipeline", "context_for", "default_predict"]
 
 log = logging.getLogger("byoc.serving")
 _T = TypeVar("_T")
+Encoded = tuple[bytes, str, int, tuple[tuple[str, str], ...]]
+Outcome = Encoded | StreamResult
 
 
 def default_predict(data: Any, model: Any) -> Any:
@@ -81,7 +85,7 @@ class Pipeline:
         media_type: MediaType | None,
         accept: str | None,
         context: Context | None,
-    ) -> Response:
+    ) -> AnyResponse:
         handlers, plan = self.handlers, self.plan
         codec_in = None if plan.custom_input else self.negotiator.decoder(media_type)
         if plan.custom_output:
@@ -89,36 +93,78 @@ class Pipeline:
         else:
             out_type = self.negotiator.encoding(accept, media_type)
             codec_out = self.negotiator.codecs.get(out_type)
-        if handlers.transform_fn is not None:
-            result = self._in_slot(
-                True, self._call, Stage.TRANSFORM, handlers.transform_fn, context, self.model,
-                self.negotiator.user_input(body, media_type),
-                media_type.essence if media_type else None, out_type,
-            )  # fmt: skip
-            payload, out_type, status, headers = normalise(result, out_type)
-        elif self.batcher is None:
-            # One slot for the three stages: no other request's handler code in between.
-            payload, out_type, status, headers = self._in_slot(
-                True, self._whole, context, body, media_type, codec_in, out_type, codec_out
-            )
-        else:
-            # Batching: user code holds a slot per stage; the batcher takes one per call.
-            data = self._in_slot(
-                handlers.input_fn is not None, self._decode, context, body, media_type, codec_in
-            )
-            try:
-                prediction = self.batcher(data)
-            except ByocError:
-                raise
-            except (Exception, SystemExit) as exc:
-                raise classify(plan.predict_stage, exc) from exc
-            payload, out_type, status, headers = self._in_slot(
-                handlers.output_fn is not None, self._encode, context, prediction, out_type,
-                codec_out,
-            )  # fmt: skip
+        if self.batcher is not None:
+            outcome = self._batched(context, body, media_type, codec_in, out_type, codec_out)
+            if isinstance(outcome, StreamResult):
+                return self._streaming(start_stream(outcome, lambda: None), outcome, context)
+            return self._respond(outcome, context)
+        # One slot for the stages (no other request's handler code in between), held by a
+        # stream until it ends.
+        if not self.slots.acquire(timeout=self.timeout):
+            raise ServiceUnavailable.busy()
+        release: Callable[[], None] | None = self.slots.release
+        try:
+            if handlers.transform_fn is not None:
+                result = self._call(
+                    Stage.TRANSFORM, handlers.transform_fn, context, self.model,
+                    self.negotiator.user_input(body, media_type),
+                    media_type.essence if media_type else None, out_type,
+                )  # fmt: skip
+                outcome = self._result(result, out_type, Stage.TRANSFORM, to_bytes)
+            else:
+                outcome = self._whole(context, body, media_type, codec_in, out_type, codec_out)
+            if isinstance(outcome, StreamResult):
+                held, release = release, None  # start_stream releases it, now or at the end
+                assert held is not None
+                return self._streaming(start_stream(outcome, held), outcome, context)
+        finally:
+            if release is not None:
+                release()
+        return self._respond(outcome, context)
+
+    def _batched(
+        self,
+        context: Context | None,
+        body: bytes,
+        media_type: MediaType | None,
+        codec_in: Codec | None,
+        out_type: str,
+        codec_out: Codec | None,
+    ) -> Outcome:
+        """Batching: user code holds a slot per stage; the batcher takes one per call."""
+        assert self.batcher is not None
+        data = self._in_slot(
+            self.handlers.input_fn is not None, self._decode, context, body, media_type, codec_in
+        )
+        try:
+            prediction = self.batcher(data)
+        except ByocError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise classify(self.plan.predict_stage, exc) from exc
+        return self._in_slot(
+            self.handlers.output_fn is not None, self._encode, context, prediction, out_type,
+            codec_out,
+        )  # fmt: skip
+
+    @staticmethod
+    def _respond(outcome: Encoded, context: Context | None) -> Response:
+        payload, out_type, status, headers = outcome
+        response = Response(status, payload, out_type, headers)
+        return response if context is None else from_context(context, response)
+
+    @staticmethod
+    def _streaming(stream: Stream, result: StreamResult, context: Context | None) -> AnyResponse:
         if context is None:
-            return Response(status, payload, out_type, headers)
-        return from_context(context, Response(status, payload, out_type, headers))
+            return StreamingResponse(200, stream, result.content_type)
+        shaped = from_context(context, Response(200, b"", result.content_type))
+        return StreamingResponse(shaped.status, stream, shaped.content_type, shaped.headers)
+
+    @staticmethod
+    def _result(result: Any, out_type: str, stage: Stage, encode: Any) -> Outcome:
+        if is_stream(result):
+            return StreamResult(result, encode, stage, out_type)
+        return normalise(result, out_type)
 
     def _in_slot(self, needed: bool, fn: Callable[..., _T], *args: Any) -> _T:
         """``fn(*args)``, holding a handler slot if ``needed`` (handler code runs)."""
@@ -139,7 +185,7 @@ class Pipeline:
         codec_in: Codec | None,
         out_type: str,
         codec_out: Codec | None,
-    ) -> tuple[bytes, str, int, tuple[tuple[str, str], ...]]:
+    ) -> Outcome:
         data = self._decode(context, body, media_type, codec_in)
         prediction = self._predict(context, data)
         return self._encode(context, prediction, out_type, codec_out)
@@ -167,13 +213,20 @@ class Pipeline:
 
     def _encode(
         self, context: Context | None, prediction: Any, out_type: str, codec_out: Codec | None
-    ) -> tuple[bytes, str, int, tuple[tuple[str, str], ...]]:
+    ) -> Outcome:
         if self.handlers.output_fn is not None:
             result = self._call(
                 Stage.OUTPUT, self.handlers.output_fn, context, prediction, out_type
             )
-            return normalise(result, out_type)
+            return self._result(result, out_type, Stage.OUTPUT, to_bytes)
         assert codec_out is not None
+        if is_stream(prediction):  # predict_fn yields: each item is a chunk, in out_type
+            encode = codec_out.encode
+
+            def chunk(item: Any) -> bytes:
+                return to_bytes(item) if isinstance(item, (bytes, str)) else encode(item)
+
+            return StreamResult(prediction, chunk, self.plan.predict_stage, out_type)
         return codec_out.encode(prediction), out_type, 200, ()
 
     @staticmethod
@@ -196,6 +249,11 @@ class Pipeline:
         why_not = None
         if handlers.transform_fn is not None:
             why_not = "transform_fn decodes, predicts and encodes in one call"
+        elif any(
+            fn is not None and inspect.isgeneratorfunction(fn.fn)
+            for fn in (handlers.predict_fn, handlers.output_fn)
+        ):
+            why_not = "the handler streams (a generator), and a stream answers one request"
         elif handlers.predict_fn is not None and handlers.predict_fn.takes_context:
             why_not = "predict_fn takes context, and a batch holds several requests"
         if why_not:

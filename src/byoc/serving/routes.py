@@ -15,7 +15,7 @@ from typing import Any
 from ..context import RequestHeaders
 from ..errors import BadRequest, ByocError
 from .batch import execution_parameters_response
-from .http import Response, error_response
+from .http import AnyResponse, Response, error_response
 from .runtime import too_large_message
 
 __all__ = ["Request", "Routes", "read_body"]
@@ -53,7 +53,7 @@ def read_body(request: Request, limit: int) -> bytes:
     return request.read(limit + 1)
 
 
-Handler = Callable[[Request], Response]
+Handler = Callable[[Request], AnyResponse]
 
 
 class Routes:
@@ -65,7 +65,7 @@ class Routes:
             "/execution-parameters": {"GET": self._execution_parameters},
         }
 
-    def dispatch(self, request: Request) -> Response | None:
+    def dispatch(self, request: Request) -> AnyResponse | None:
         methods = self.table.get(request.path)
         if methods is None:
             return None
@@ -93,9 +93,9 @@ class Routes:
     def _execution_parameters(self, request: Request) -> Response:
         return execution_parameters_response(self.service.settings)
 
-    def _invocations(self, request: Request) -> Response:
+    def _invocations(self, request: Request) -> AnyResponse:
         body = read_body(request, self.service.settings.max_payload_bytes)
-        response: Response = self.service.invoke(
+        response: AnyResponse = self.service.invoke(
             body,
             request.headers.get("Content-Type"),
             request.headers.get("Accept"),

@@ -22,7 +22,7 @@ from ..errors import PayloadTooLarge, ServiceUnavailable
 from ..fairness import FairSemaphore
 from ..handler import Handlers, load_handlers
 from ..settings import Settings
-from .http import Response, error_response
+from .http import AnyResponse, Response, error_response
 from .negotiation import Negotiator
 from .pipeline import Pipeline, context_for
 
@@ -165,7 +165,7 @@ class ModelRuntime:
         accept: str | None,
         attributes: RequestHeaders,
         inference_id: str,
-    ) -> Response:
+    ) -> AnyResponse:
         """Predict for one request; raises ``ByocError`` (the caller answers it)."""
         pipeline = self.pipeline if self._state is ModelState.READY else self._await_model()
         assert pipeline is not None

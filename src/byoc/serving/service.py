@@ -23,7 +23,7 @@ from ..errors import ByocError, InternalError, PayloadTooLarge
 from ..handler import Handlers
 from ..logs import AccessLog
 from ..settings import Settings
-from .http import Response, error_response
+from .http import AnyResponse, Response, StreamingResponse, error_response
 from .runtime import ModelRuntime, ModelState, too_large_message
 
 __all__ = ["Service"]
@@ -108,10 +108,11 @@ class Service:
         content_type: str | None,
         accept: str | None,
         attributes: RequestHeaders,
-    ) -> Response:
+    ) -> AnyResponse:
         """Answer one ``/invocations`` request; never raises."""
         started = time.perf_counter()
         inference_id = attributes.get(INFERENCE_ID) or os.urandom(16).hex()
+        response: AnyResponse
         try:
             response = self.runtime.invoke(body, content_type, accept, attributes, inference_id)
         except ByocError as exc:
@@ -119,13 +120,31 @@ class Service:
         except Exception as exc:  # a bug of ours: log it, answer 500
             log.exception("internal error in request %s", inference_id)
             response = error_response(InternalError(f"{type(exc).__name__}: {exc}"), inference_id)
-        if self._access is not None:
-            elapsed_ms = (time.perf_counter() - started) * 1000.0
-            self._access.write(
-                f"POST /invocations {response.status} {elapsed_ms:.2f}ms "
-                f"in={len(body)} out={len(response.body)} id={inference_id}",
-                inference_id=inference_id,
-                status=response.status,
-                duration_ms=round(elapsed_ms, 3),
+        if self._access is None:
+            return response
+        if isinstance(response, StreamingResponse):  # the access line when the stream ends
+            status = response.status
+
+            def logged(sent: int, failed: bool) -> None:
+                self._log_access(started, len(body), status, sent, inference_id, failed)
+
+            response.body.on_close.append(logged)
+        else:
+            self._log_access(
+                started, len(body), response.status, len(response.body), inference_id, False
             )
         return response
+
+    def _log_access(
+        self, started: float, size_in: int, status: int, size_out: int, inference_id: str,
+        broken: bool,
+    ) -> None:  # fmt: skip
+        assert self._access is not None
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        self._access.write(
+            f"POST /invocations {status} {elapsed_ms:.2f}ms in={size_in} out={size_out} "
+            f"id={inference_id}" + (" stream=broken" if broken else ""),
+            inference_id=inference_id,
+            status=status,
+            duration_ms=round(elapsed_ms, 3),
+        )
