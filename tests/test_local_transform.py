@@ -3,9 +3,9 @@ functions), then the real image under Docker over a few files."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -326,11 +326,11 @@ def test_a_file_with_a_bad_record_fails_the_job_and_gets_no_out(
     (inputs / "bad.csv").write_text("4,140,86,2790,15.6,82,1\n4,140,86\n8,350,165,3693,11.5,70,1\n")
     result = subprocess.run(
         [
-            sys.executable, "-m", "byoc", "local", "transform", image,
-            "--model", str(trained / "output" / "model.tar.gz"),
-            "--input", str(inputs), "--output", str(tmp_path / "out"), "--accept", "text/csv",
+            str(REPO / "local_test" / "transform_local.sh"), image,
+            "--input", str(inputs), "--output", str(tmp_path / "out"),
         ],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MODEL": str(trained / "output" / "model.tar.gz")},
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert "TransformJobStatus: Failed (4 files, 12 records transformed" in result.stdout
