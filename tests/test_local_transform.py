@@ -206,6 +206,13 @@ def test_settings_sagemaker_refuses(options: JobOptions, message: str) -> None:
         options.processing()
 
 
+def test_dollar_filters_are_the_default_and_ask_for_nothing() -> None:
+    processing = JobOptions(
+        content_type="image/png", input_filter="$", output_filter="$"
+    ).processing()
+    assert processing.input_filter is None and not processing.per_record
+
+
 def test_the_container_is_told_only_the_jobs_own_values() -> None:
     assert JobOptions().environment() == {"SAGEMAKER_BATCH": "true"}
     assert JobOptions(

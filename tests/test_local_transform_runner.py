@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from byoc.local_transform import JobOptions, JobOutcome, input_files, transform_with
+from byoc.local_transform.records import encode_recordio
 
 
 class FakeContainer(ThreadingHTTPServer):
@@ -58,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.in_flight += 1
             fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
         time.sleep(fake.delay)
-        lines = body.decode().splitlines()
+        lines = body.decode(errors="replace").splitlines()
         with fake.lock:
             fake.in_flight -= 1
             flaky = b"flaky" in body and fake.failures > 0
@@ -227,3 +228,19 @@ def test_join_and_filters_run_in_the_platform(fake: FakeContainer, tmp_path: Pat
     assert outcome.status == "Completed"
     assert fake.requests[0][1] == b"4,5\n6,7\n"
     assert (tmp_path / "out" / "a.csv.out").read_text() == "id1,out:4,5\nid2,out:6,7\n"
+
+
+def test_recordio_records_travel_framed(fake: FakeContainer, tmp_path: Path) -> None:
+    frames = [encode_recordio(p) for p in (b"one", b"two", b"three")]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.rec").write_bytes(b"".join(frames))
+    options = {"content_type": "application/x-recordio", "split_type": "RecordIO"}
+    outcome = _run(fake, tmp_path / "in", tmp_path / "single", batch_strategy="SingleRecord",
+                   assemble_with="None", **options)  # fmt: skip
+    assert outcome.status == "Completed" and outcome.records == 3
+    assert [body for _, body in fake.requests] == frames
+    fake.requests.clear()
+    _run(
+        fake, tmp_path / "in", tmp_path / "multi", max_payload_mb=1, assemble_with="None", **options
+    )
+    assert [body for _, body in fake.requests] == [b"".join(frames)]

@@ -71,15 +71,6 @@ class Invoker:
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
-    def get(self, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
     def invoke(self, body: bytes | Path) -> Answer:
         attempt = 0
         while True:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..jsonpath import JsonPathError, parse
 from .processing import DataProcessing, media_kind
+from .records import SPLIT_TYPES
 
 __all__ = ["ConfigError", "JobOptions", "Resolved", "container_parameters", "resolve"]
 
@@ -24,7 +25,6 @@ DEFAULT_CONCURRENCY = 1
 DEFAULT_PAYLOAD_MB = 6
 DEFAULT_STRATEGY = "MultiRecord"
 MAX_TOTAL_MB = 100  # MaxConcurrentTransforms x MaxPayloadInMB
-_SPLIT_TYPES = ("None", "Line", "RecordIO")
 
 
 class ConfigError(ValueError):
@@ -50,7 +50,7 @@ class JobOptions:
 
     def processing(self) -> DataProcessing:
         """Validate everything; the data processing the job asks for."""
-        _one_of(self.split_type, (*_SPLIT_TYPES, "TFRecord"), "SplitType")
+        _one_of(self.split_type, (*SPLIT_TYPES, "TFRecord"), "SplitType")
         if self.split_type == "TFRecord":
             raise ConfigError(
                 "SplitType TFRecord is not emulated (byoc local transform splits None, Line "
@@ -70,16 +70,14 @@ class JobOptions:
         if not 0 <= self.max_retries <= 3:
             raise ConfigError(f"InvocationsMaxRetries={self.max_retries}: must be 0-3")
         try:
-            filters = [
-                None if f in (None, "") else parse(f)
-                for f in (self.input_filter, self.output_filter)
-            ]
+            parsed = [parse(f) if f else None for f in (self.input_filter, self.output_filter)]
         except JsonPathError as exc:
             raise ConfigError(f"DataProcessing: {exc}") from None
+        filters = [None if path is None or path.identity else path for path in parsed]  # "$"
         processing = DataProcessing(
             media_kind(self.content_type), filters[0], self.join_source == "Input", filters[1]
         )
-        if processing.per_record or processing.input_filter:
+        if processing.per_record or processing.input_filter is not None:
             self._check_data_processing(processing)
         return processing
 

@@ -19,7 +19,14 @@ from typing import Any
 
 from ..jsonpath import JsonPath, JsonPathError
 
-__all__ = ["DataProcessing", "ProcessingError", "assemble", "media_kind", "split_answer"]
+__all__ = [
+    "DataProcessing",
+    "ProcessingError",
+    "assemble",
+    "media_kind",
+    "single_result",
+    "split_answer",
+]
 
 _JSON_TYPES = (
     "application/json",
@@ -93,7 +100,7 @@ class DataProcessing:
         return self.join_input or self.output_filter is not None
 
     def filter_input(self, data: bytes) -> bytes:
-        if self.input_filter is None or self.input_filter.identity:
+        if self.input_filter is None:
             return data
         value = self.input_filter.select(self._read(data, self.input_kind))
         return self._write(value, self.input_kind)

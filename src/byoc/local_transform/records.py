@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "RECORDIO_MAGIC",
+    "SPLIT_TYPES",
     "Batch",
     "Record",
     "RecordError",
