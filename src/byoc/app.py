@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 headers=request.headers,
                 read=request.environ["wsgi.input"].read,  # as the hot path reads it
                 content_length=request.headers.get("Content-Length"),
+                query=request.args.to_dict(),
             )
         )
         if answer is None:

@@ -16,6 +16,7 @@ The module may define ``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn`` 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -28,7 +29,14 @@ from typing import Any
 
 from .settings import Settings
 
-__all__ = ["HandlerError", "HandlerFn", "Handlers", "load_handlers", "locate_handler"]
+__all__ = [
+    "HandlerError",
+    "HandlerFn",
+    "Handlers",
+    "load_handlers",
+    "load_model_handlers",
+    "locate_handler",
+]
 
 
 class HandlerError(Exception):
@@ -144,11 +152,11 @@ def locate_handler(settings: Settings) -> tuple[str, bool]:
     )
 
 
-def _import_file(path: Path) -> ModuleType:
+def _import_file(path: Path, name: str | None = None) -> ModuleType:
     directory = str(path.parent.resolve())
     if directory not in sys.path:
         sys.path.insert(0, directory)  # sibling modules import as they do in the toolkit
-    name = path.stem
+    name = name or path.stem
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise HandlerError(f"{path} cannot be imported as a Python module")
@@ -156,6 +164,30 @@ def _import_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_model_handlers(
+    model_dir: Path, settings: Settings, fallback: Callable[[], Handlers]
+) -> Handlers:
+    """A multi-model endpoint's model: its own ``code/<SAGEMAKER_PROGRAM>``, else the image's
+    (``fallback()``, loaded once).
+
+    Each model's code is imported under a module name of its own (two models that both
+    ship an ``inference.py`` never replace each other's); its ``requirements.txt`` is
+    refused, since endpoints may have no network to install it.
+    """
+    code = model_dir / "code"
+    program = code / _program_file(settings.program)
+    if (code / "requirements.txt").is_file():
+        raise HandlerError(
+            f"{code / 'requirements.txt'}: byoc installs nothing at load time (endpoints with "
+            "network isolation have no network); bake the dependencies into the image"
+        )
+    if program.is_file():
+        digest = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:16]
+        module = _import_file(program, f"byoc_model_{digest}")
+        return Handlers.from_module(module, str(program))
+    return fallback()
 
 
 def load_handlers(settings: Settings) -> Handlers:

@@ -69,9 +69,14 @@ class ByocServer(BaseApplication):  # type: ignore[misc]
     """gunicorn application: load the model per worker after fork, or once in the master."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
         # Created in the master, shared by the workers it forks.
         self._slots_dir = Path(tempfile.mkdtemp(prefix="byoc-load-"))
+        self._mme_dir: Path | None = None
+        if settings.multi_model and not settings.mme_state_dir:
+            # the manifest every worker follows (see byoc.serving.manifest)
+            self._mme_dir = Path(tempfile.mkdtemp(prefix="byoc-mme-"))
+            settings = replace(settings, mme_state_dir=str(self._mme_dir))
+        self.settings = settings
         super().__init__()
 
     def load_config(self) -> None:
@@ -87,6 +92,8 @@ class ByocServer(BaseApplication):  # type: ignore[misc]
 
     def _on_exit(self, arbiter: Any) -> None:
         shutil.rmtree(self._slots_dir, ignore_errors=True)
+        if self._mme_dir is not None:
+            shutil.rmtree(self._mme_dir, ignore_errors=True)
 
     def load(self) -> Any:
         service = Service(self.settings)

@@ -146,6 +146,10 @@ class Settings:
     batch_strategy: str = "MULTI_RECORD"
     max_concurrent_transforms: int = 0  # 0: byoc chooses (workers x handler concurrency)
     multi_model: bool = False
+    mme_state_dir: str | None = None  # the manifest directory (the server makes one)
+    mme_max_models: int = 0  # 0: no count limit, only the memory budget
+    mme_memory_budget_mb: float | None = None  # None: 90 % of the cgroup's limit
+    mme_evict: bool = False  # unload the least recently used model instead of a 507
     safe_port_range: tuple[int, int] | None = None
 
     @classmethod
@@ -195,6 +199,10 @@ class Settings:
             batch_strategy=strategy.upper(),
             max_concurrent_transforms=_int(e, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", 0, 0, 1024),
             multi_model=_bool(e, "SAGEMAKER_MULTI_MODEL", False),
+            mme_state_dir=(e.get("BYOC_MME_STATE_DIR") or "").strip() or None,
+            mme_max_models=_int(e, "BYOC_MME_MAX_MODELS", 0, 0, 1_000_000),
+            mme_memory_budget_mb=_float(e, "BYOC_MME_MEMORY_BUDGET_MB", 0.0, 0.0, 1e9) or None,
+            mme_evict=_choice(e, "BYOC_MME_EVICTION", "off", ("off", "lru")) == "lru",
             safe_port_range=_port_range(e),
         )
         return replace(settings, **overrides) if overrides else settings

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from werkzeug.datastructures import EnvironHeaders
 
@@ -31,7 +32,14 @@ def wsgi_request(environ: dict[str, Any]) -> Request:
         headers=EnvironHeaders(environ),
         read=environ["wsgi.input"].read,
         content_length=environ.get("CONTENT_LENGTH") or None,
+        query=_query(environ.get("QUERY_STRING", "")),
     )
+
+
+def _query(raw: str) -> dict[str, str] | None:
+    if not raw:
+        return None
+    return {key: values[0] for key, values in parse_qs(raw).items()}
 
 
 class HotPath:

@@ -16,6 +16,7 @@ from ..context import RequestHeaders
 from ..errors import BadRequest, ByocError
 from .batch import execution_parameters_response
 from .http import AnyResponse, Response, error_response
+from .models_api import dispatch_models
 from .runtime import too_large_message
 
 __all__ = ["Request", "Routes", "read_body"]
@@ -68,6 +69,9 @@ class Routes:
     def dispatch(self, request: Request) -> AnyResponse | None:
         methods = self.table.get(request.path)
         if methods is None:
+            registry = getattr(self.service, "models", None)
+            if registry is not None and request.path.startswith("/models"):
+                return dispatch_models(self.service, registry, request, read_body)
             return None
         handler = methods.get(request.method)
         if handler is None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from ..codecs import CodecRegistry, default_registry
@@ -24,6 +26,7 @@ from ..handler import Handlers
 from ..logs import AccessLog
 from ..settings import Settings
 from .http import AnyResponse, Response, StreamingResponse, error_response
+from .multimodel import MultiModelRegistry, NotLoaded
 from .runtime import ModelRuntime, ModelState, too_large_message
 
 __all__ = ["Service"]
@@ -46,6 +49,10 @@ class Service:
         self.runtime = ModelRuntime(
             settings, self.codecs, str(settings.paths.model_dir), handlers=handlers
         )
+        self.models: MultiModelRegistry | None = None
+        if settings.multi_model:
+            root = settings.mme_state_dir or tempfile.mkdtemp(prefix="byoc-mme-")
+            self.models = MultiModelRegistry(settings, self.codecs, Path(root))
         self._access = (
             AccessLog(settings.log_format)
             if settings.access_log and settings.log_level <= logging.INFO
@@ -66,8 +73,12 @@ class Service:
         return self.runtime.batcher
 
     def load(self) -> None:
-        """Import the handler and load the model; never raises (the failure is kept)."""
-        self.runtime.load()
+        """Import the handler and load the model; never raises (the failure is kept).
+
+        A multi-model endpoint loads nothing here: models come through ``POST /models``.
+        """
+        if self.models is None:
+            self.runtime.load()
         self._freeze()
 
     def start_loading(
@@ -78,6 +89,10 @@ class Service:
         ``slot``, if given, is entered around the load (the server uses it to load in at
         most one worker per CPU at a time).
         """
+        if self.models is not None:
+            thread = threading.Thread(target=self._freeze, name="byoc-mme-start", daemon=True)
+            thread.start()
+            return thread
         return self.runtime.start_loading(slot, then=self._freeze)
 
     def wait_until_loaded(self, timeout: float | None = None) -> bool:
@@ -93,6 +108,8 @@ class Service:
 
     # -- requests -----------------------------------------------------------
     def ping(self) -> Response:
+        if self.models is not None:
+            return Response(200, b"", "text/plain")  # healthy with zero models loaded
         return self.runtime.health()
 
     def check_content_length(self, length: int) -> Response | None:
@@ -108,13 +125,16 @@ class Service:
         content_type: str | None,
         accept: str | None,
         attributes: RequestHeaders,
+        model: str | None = None,
     ) -> AnyResponse:
-        """Answer one ``/invocations`` request; never raises."""
+        """Answer one ``/invocations`` (or ``/models/NAME/invoke``) request; never raises."""
         started = time.perf_counter()
         inference_id = attributes.get(INFERENCE_ID) or os.urandom(16).hex()
         response: AnyResponse
         try:
-            response = self.runtime.invoke(body, content_type, accept, attributes, inference_id)
+            response = self._runtime(model).invoke(
+                body, content_type, accept, attributes, inference_id
+            )
         except ByocError as exc:
             response = error_response(exc, inference_id)
         except Exception as exc:  # a bug of ours: log it, answer 500
@@ -134,6 +154,16 @@ class Service:
                 started, len(body), response.status, len(response.body), inference_id, False
             )
         return response
+
+    def _runtime(self, model: str | None) -> ModelRuntime:
+        if self.models is None:
+            return self.runtime
+        if model is None:
+            raise NotLoaded(
+                "this is a multi-model endpoint: POST /models/NAME/invoke "
+                "(X-Amzn-SageMaker-Target-Model through SageMaker)"
+            )
+        return self.models.runtime(model)
 
     def _log_access(
         self, started: float, size_in: int, status: int, size_out: int, inference_id: str,

@@ -1,0 +1,218 @@
+"""The models of a multi-model endpoint (``SAGEMAKER_MULTI_MODEL=true``), in one worker.
+
+Each model is a :class:`ModelRuntime` over its own directory and handler code. What the
+endpoint has is the shared :class:`Manifest`, so every worker serves every model: a
+worker loads a model on its first request for it, and a follower thread unloads what the
+manifest no longer has and publishes this worker's heartbeat. Loading past the memory
+budget (or ``BYOC_MME_MAX_MODELS``) is a 507, which SageMaker answers by unloading models
+itself; ``BYOC_MME_EVICTION=lru`` unloads the least recently used instead, for use
+outside SageMaker.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..codecs import CodecRegistry
+from ..errors import BadRequest, ByocError, ServiceUnavailable
+from ..handler import HandlerError, Handlers, load_handlers, load_model_handlers
+from ..settings import Settings
+from .manifest import Entry, Manifest
+from .memory import budget_bytes, usage_bytes
+from .runtime import ModelRuntime, ModelState
+
+__all__ = ["MultiModelRegistry", "NotLoaded"]
+
+log = logging.getLogger("byoc.serving")
+FOLLOW_INTERVAL = 0.1
+DELETE_TIMEOUT = 360.0  # SageMaker waits this long for an unload
+
+
+class NotLoaded(ByocError):
+    status = 404
+    code = "model_not_found"
+
+
+class Conflict(ByocError):
+    status = 409
+    code = "conflict"
+
+
+class InsufficientMemory(ByocError):
+    status = 507
+    code = "insufficient_memory"
+
+
+class MultiModelRegistry:
+    def __init__(self, settings: Settings, codecs: CodecRegistry, root: Path) -> None:
+        self.settings = settings
+        self.codecs = codecs
+        self.manifest = Manifest(root)
+        self._local: dict[str, ModelRuntime] = {}
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+        self._image_handlers: Handlers | None = None
+        self._stop = threading.Event()
+        self._follower = threading.Thread(target=self._follow, name="byoc-mme", daemon=True)
+        self._follower.start()
+
+    # -- the /models API ------------------------------------------------------------
+    def load(self, name: str, url: str) -> Entry:
+        directory = Path(url)
+        if not directory.is_dir():
+            raise NotLoaded(f"model directory {url} does not exist", status=404)
+        if self.manifest.get(name) is not None:
+            raise Conflict(f"model {name} is already loaded")
+        self._make_room()
+        if not self.manifest.add(name, url):
+            raise Conflict(f"model {name} is already loaded")
+        try:
+            runtime = self._load_local(name, url)
+        except BaseException:
+            self.manifest.remove(name)
+            raise
+        if runtime.state is ModelState.FAILED:
+            self.manifest.remove(name)
+            self._drop(name)
+            failure = runtime.failure or "unknown error"
+            if "MemoryError" in failure:
+                raise InsufficientMemory(f"model {name} ran out of memory while loading")
+            raise BadRequest(f"model {name} failed to load: {failure}", code="model_load_failed")
+        entry = self.manifest.get(name)
+        assert entry is not None
+        return entry
+
+    def get(self, name: str) -> Entry:
+        entry = self.manifest.get(name)
+        if entry is None:
+            raise NotLoaded(f"model {name} is not loaded")
+        return entry
+
+    def list(self, token: str | None, limit: int | None) -> tuple[list[Entry], str | None]:
+        entries = self.manifest.entries()
+        start = 0
+        if token:
+            if not token.isdigit():
+                raise BadRequest(f"invalid next_page_token {token!r}")
+            start = int(token)
+        size = limit or len(entries) or 1
+        page = entries[start : start + size]
+        following = start + size
+        return page, (str(following) if following < len(entries) else None)
+
+    def unload(self, name: str) -> None:
+        if not self.manifest.remove(name):
+            raise NotLoaded(f"model {name} is not loaded")
+        self._drop(name)
+        deadline = time.monotonic() + DELETE_TIMEOUT
+        while self.manifest.holders(name, os.getpid()):  # every worker has freed it
+            if time.monotonic() > deadline:
+                log.warning("model %s: some workers did not unload it in time", name)
+                break
+            time.sleep(FOLLOW_INTERVAL / 2)
+
+    def runtime(self, name: str) -> ModelRuntime:
+        """The model's runtime in this worker, loading it here on first use."""
+        entry = self.manifest.get(name)  # a stat and a small read: deleted means gone, here too
+        if entry is None:
+            if name in self._local:
+                self._drop(name)
+            raise NotLoaded(f"model {name} is not loaded")
+        runtime = self._local.get(name) or self._load_local(name, entry.url)
+        if runtime.state is ModelState.FAILED:
+            raise ServiceUnavailable(f"model {name} failed to load: {runtime.failure}")
+        self.manifest.touch(name)
+        return runtime
+
+    # -- inside this worker ------------------------------------------------------------
+    def _load_local(self, name: str, url: str) -> ModelRuntime:
+        with self._lock:
+            lock = self._loading.setdefault(name, threading.Lock())
+        with lock:
+            if name in self._local:
+                return self._local[name]
+            try:
+                handlers = load_model_handlers(Path(url), self.settings, self._fallback_handlers)
+            except HandlerError as exc:
+                raise BadRequest(f"model {name}: {exc}", code="model_load_failed") from exc
+            runtime = ModelRuntime(self.settings, self.codecs, url, handlers=handlers, name=name)
+            runtime.load()
+            if runtime.state is ModelState.READY:
+                self._local[name] = runtime
+                self._beat()  # before anyone can ask whether this worker holds it
+            return runtime
+
+    def _fallback_handlers(self) -> Handlers:
+        if self._image_handlers is None:
+            self._image_handlers = load_handlers(self.settings)
+        return self._image_handlers
+
+    def _drop(self, name: str) -> None:
+        runtime = self._local.pop(name, None)
+        if runtime is not None:
+            runtime.pipeline = None
+            del runtime
+            gc.collect()  # free the model now, not at some later collection
+            self._beat()
+
+    def _make_room(self) -> None:
+        while self._full():
+            if not self.settings.mme_evict:
+                raise InsufficientMemory(self._full_message())
+            entries = self.manifest.entries()
+            if not entries:
+                raise InsufficientMemory(self._full_message())
+            victim = min(entries, key=lambda entry: entry.used)
+            log.info("evicting model %s (least recently used)", victim.name)
+            try:
+                self.unload(victim.name)
+            except NotLoaded:
+                continue  # another worker evicted it first
+
+    def _full(self) -> bool:
+        limit = self.settings.mme_max_models
+        if limit and len(self.manifest.entries()) >= limit:
+            return True
+        return usage_bytes() > budget_bytes(self.settings.mme_memory_budget_mb)
+
+    def _full_message(self) -> str:
+        used, budget = usage_bytes() / 2**20, budget_bytes(self.settings.mme_memory_budget_mb)
+        count = len(self.manifest.entries())
+        return (
+            f"no room for another model: {count} loaded, {used:.0f} MiB used of a "
+            f"{budget / 2**20:.0f} MiB budget"
+            + (
+                f", at most {self.settings.mme_max_models} models"
+                if self.settings.mme_max_models
+                else ""
+            )
+        )
+
+    def _beat(self) -> None:
+        try:
+            self.manifest.beat(os.getpid(), sorted(self._local))
+        except OSError:
+            log.warning("could not write the multi-model heartbeat", exc_info=True)
+
+    def _follow(self) -> None:
+        while not self._stop.wait(FOLLOW_INTERVAL):
+            try:
+                present = {entry.name for entry in self.manifest.entries()}
+                for name in [n for n in self._local if n not in present]:
+                    log.info("model %s left the endpoint: unloading it", name)
+                    self._drop(name)
+                self._beat()
+            except Exception:
+                log.exception("multi-model follower")
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def describe(self, entry: Entry) -> dict[str, Any]:
+        return {"modelName": entry.name, "modelUrl": entry.url}

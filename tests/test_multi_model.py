@@ -1,0 +1,198 @@
+"""Multi-model endpoints: the /models API, per-model code, memory budget, several workers."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from byoc.app import create_app
+from byoc.serving import Service
+from byoc.settings import Settings
+
+from .server import ServerProcess
+
+SCALED = """
+import json, os
+import numpy as np
+
+def model_fn(model_dir):
+    return json.load(open(os.path.join(model_dir, "factor.json")))["factor"]
+
+def predict_fn(data, factor):
+    return np.asarray(data).sum(axis=1) * factor
+"""
+
+
+def make_model(root: Path, name: str, factor: float, code: str | None = SCALED) -> Path:
+    directory = root / "models" / name / "model"
+    directory.mkdir(parents=True)
+    (directory / "factor.json").write_text(json.dumps({"factor": factor}))
+    if code is not None:
+        (directory / "code").mkdir()
+        (directory / "code" / "inference.py").write_text(textwrap.dedent(code))
+    return directory
+
+
+def mme_client(root: Path, **env: str) -> FlaskClient:
+    settings = Settings.from_env(
+        {"SAGEMAKER_BASE_DIR": str(root), "SAGEMAKER_MULTI_MODEL": "true", **env}
+    )
+    service = Service(settings)
+    service.load()
+    return create_app(settings, service).test_client()
+
+
+def load(client: FlaskClient, name: str, url: Path | str):  # type: ignore[no-untyped-def]
+    return client.post("/models", json={"model_name": name, "url": str(url)})
+
+
+def invoke(client: FlaskClient, name: str, body: str = "1,2\n"):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/models/{name}/invoke",
+        data=body,
+        headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Target-Model": f"{name}.tar.gz"},
+    )
+
+
+def test_healthy_with_no_models_and_an_empty_list(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    assert client.get("/ping").status_code == 200
+    assert client.get("/models").get_json() == {"models": []}
+
+
+def test_load_invoke_describe_delete(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    one = make_model(tmp_path, "m1", 1.0)
+    two = make_model(tmp_path, "m2", 10.0)
+    assert load(client, "m1", one).status_code == 200
+    assert load(client, "m2", two).status_code == 200
+    assert invoke(client, "m1").get_json() == [3.0]
+    assert invoke(client, "m2").get_json() == [30.0]  # each model's own code and data
+    assert client.get("/models/m2").get_json() == {"modelName": "m2", "modelUrl": str(two)}
+    listed = client.get("/models").get_json()["models"]
+    assert [m["modelName"] for m in listed] == ["m1", "m2"]
+    assert client.delete("/models/m1").status_code == 200
+    assert invoke(client, "m1").status_code == 404
+    assert client.get("/models/m1").status_code == 404
+    assert client.delete("/models/m1").status_code == 404
+    assert invoke(client, "m2").get_json() == [30.0]
+
+
+def test_a_second_load_of_a_name_is_a_409_and_bad_bodies_are_400(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    one = make_model(tmp_path, "m1", 1.0)
+    assert load(client, "m1", one).status_code == 200
+    assert load(client, "m1", one).status_code == 409
+    assert client.post("/models", json={"model_name": "x"}).status_code == 400  # no url
+    assert client.post("/models", data=b"{nope", content_type="application/json").status_code == 400
+    missing = load(client, "ghost", tmp_path / "nowhere")
+    assert missing.status_code == 404 and "does not exist" in missing.get_json()["message"]
+
+
+def test_pagination_with_next_page_token_and_limit(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    for i in range(5):
+        assert load(client, f"m{i}", make_model(tmp_path, f"m{i}", 1.0)).status_code == 200
+    first = client.get("/models?limit=2").get_json()
+    assert [m["modelName"] for m in first["models"]] == ["m0", "m1"]
+    second = client.get(f"/models?limit=2&next_page_token={first['nextPageToken']}").get_json()
+    third = client.get(f"/models?limit=2&next_page_token={second['nextPageToken']}").get_json()
+    assert [m["modelName"] for m in third["models"]] == ["m4"] and "nextPageToken" not in third
+    assert client.get("/models?limit=0").status_code == 400
+
+
+def test_full_is_a_507_and_lru_eviction_makes_room(tmp_path: Path) -> None:
+    client = mme_client(tmp_path, BYOC_MME_MAX_MODELS="2")
+    for name in ("a", "b"):
+        assert load(client, name, make_model(tmp_path, name, 1.0)).status_code == 200
+    full = load(client, "c", make_model(tmp_path, "c", 1.0))
+    assert full.status_code == 507 and "at most 2 models" in full.get_json()["message"]
+    budget = mme_client(tmp_path / "other", BYOC_MME_MEMORY_BUDGET_MB="1")
+    assert load(budget, "a", make_model(tmp_path / "other", "a", 1.0)).status_code == 507
+
+    lru = mme_client(tmp_path / "lru", BYOC_MME_MAX_MODELS="2", BYOC_MME_EVICTION="lru")
+    for name in ("a", "b"):
+        assert load(lru, name, make_model(tmp_path / "lru", name, 1.0)).status_code == 200
+        time.sleep(0.02)
+    assert invoke(lru, "a").status_code == 200  # a is now the most recently used
+    assert load(lru, "c", make_model(tmp_path / "lru", "c", 1.0)).status_code == 200
+    names = [m["modelName"] for m in lru.get("/models").get_json()["models"]]
+    assert names == ["a", "c"]  # b, the least recently used, went
+
+
+def test_a_model_without_code_uses_the_images_handler(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(textwrap.dedent(SCALED))
+    client = mme_client(tmp_path)
+    assert load(client, "plain", make_model(tmp_path, "plain", 2.0, code=None)).status_code == 200
+    assert invoke(client, "plain").get_json() == [6.0]
+
+
+def test_requirements_txt_is_refused_with_the_reason(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    model = make_model(tmp_path, "reqs", 1.0)
+    (model / "code" / "requirements.txt").write_text("scikit-learn\n")
+    refused = load(client, "reqs", model)
+    assert refused.status_code == 400
+    assert "byoc installs nothing at load time" in refused.get_json()["message"]
+    assert client.get("/models").get_json() == {"models": []}  # nothing left behind
+
+
+def test_invocations_on_a_multi_model_endpoint_says_where_to_go(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    response = client.post("/invocations", data="1\n", content_type="text/csv")
+    assert response.status_code == 404
+    assert "POST /models/NAME/invoke" in response.get_json()["message"]
+
+
+@pytest.mark.process
+def test_every_worker_serves_a_model_and_delete_frees_it_in_all(tmp_path: Path) -> None:
+    """Two gunicorn workers: load through one, invoke through both, delete through one."""
+    code = (
+        SCALED
+        + "\nimport os\ndef output_fn(prediction, accept):\n"
+        + ("    return f'{prediction.tolist()[0]} pid={os.getpid()}'\n")
+    )
+    model = make_model(tmp_path, "shared", 5.0, code=code)
+    env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+    with ServerProcess(tmp_path, env=env) as server:
+        server.wait_healthy()
+        url = server.url
+        assert (
+            requests.post(
+                url + "/models", json={"model_name": "shared", "url": str(model)}, timeout=30
+            ).status_code
+            == 200
+        )
+        pids = set()
+        deadline = time.monotonic() + 30
+        while len(pids) < 2 and time.monotonic() < deadline:  # new connections: both workers
+            with requests.Session() as session:
+                answer = session.post(
+                    url + "/models/shared/invoke",
+                    data="1,1\n",
+                    headers={"Content-Type": "text/csv"},
+                    timeout=30,
+                )
+            assert answer.status_code == 200, answer.text
+            value, pid = answer.text.split(" pid=")
+            assert float(value) == 10.0
+            pids.add(pid)
+        assert len(pids) == 2, "both workers served the model loaded through one"
+        started = time.monotonic()
+        assert requests.delete(url + "/models/shared", timeout=400).status_code == 200
+        print(f"DELETE answered in {time.monotonic() - started:.2f}s")
+        for _ in range(20):  # whichever worker answers: gone everywhere once DELETE answered
+            gone = requests.post(
+                url + "/models/shared/invoke",
+                data="1,1\n",
+                headers={"Content-Type": "text/csv"},
+                timeout=30,
+            )
+            assert gone.status_code == 404
