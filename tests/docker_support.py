@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from byoc.local import docker, docker_available
+from byoc.local import docker, docker_available, train
 
 from .conftest import IN_CI
 from .server import REPO
@@ -41,3 +44,28 @@ def test_image() -> str:
 
 
 test_image.__test__ = False  # type: ignore[attr-defined]
+
+
+# Session fixtures shared by every module that needs the image or a trained model (one
+# training job per run); conftest.py makes them visible.
+@pytest.fixture(scope="session")
+def image() -> str:
+    require_docker()
+    return test_image()
+
+
+def new_job(root: Path, **hyperparameters: str) -> Path:
+    job = root / "job"
+    shutil.copytree(REPO / "local_test" / "test_dir" / "input", job / "input")
+    (job / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    return job
+
+
+@pytest.fixture(scope="session")
+def trained(image: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real training job (network isolated), shared by the serving tests."""
+    job = new_job(tmp_path_factory.mktemp("trained"), epochs="40", patience="5")
+    result = train(image, job, network=False, stream=False)
+    assert result.exit_code == 0, result.failure_reason
+    assert result.model_archive == job / "output" / "model.tar.gz"
+    return job

@@ -9,14 +9,13 @@ import pytest
 
 from .aws_support import ROLE, moto_clients
 from .test_aws_deploy import CARS, DATA, IMAGE, byoc, result
-from .test_docker import image, trained  # noqa: F401  (session fixtures: one training job)
 
 pytestmark = pytest.mark.docker
 
 
 def test_marketplace_probes_the_image_for_its_media_types(
-    image: str,  # noqa: F811
-    trained: Path,  # noqa: F811
+    image: str,
+    trained: Path,
     aws_env: dict[str, str],
     moto_url: str,
 ) -> None:

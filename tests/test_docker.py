@@ -15,7 +15,7 @@ import pytest
 
 from byoc.local import DockerError, docker, start_endpoint, train
 
-from .docker_support import require_docker, test_image
+from .docker_support import new_job
 from .server import REPO, free_port
 
 pytestmark = pytest.mark.docker
@@ -23,33 +23,11 @@ pytestmark = pytest.mark.docker
 CARS = (REPO / "local_test" / "payloads" / "cars.csv").read_bytes()
 
 
-@pytest.fixture(scope="session")
-def image() -> str:
-    require_docker()
-    return test_image()
-
-
-def new_job(root: Path, **hyperparameters: str) -> Path:
-    job = root / "job"
-    shutil.copytree(REPO / "local_test" / "test_dir" / "input", job / "input")
-    (job / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    return job
-
-
-@pytest.fixture(scope="session")
-def trained(image: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real training job (network isolated), shared by the serving tests."""
-    job = new_job(tmp_path_factory.mktemp("trained"), epochs="40", patience="5")
-    result = train(image, job, network=False, stream=False)
-    assert result.exit_code == 0, result.failure_reason
-    assert result.model_archive == job / "output" / "model.tar.gz"
-    return job
-
-
 def test_image_is_labelled_for_sagemaker(image: str) -> None:
     info = json.loads(docker("image", "inspect", image).stdout)[0]
     labels = info["Config"]["Labels"]
     assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    assert labels["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
     for key in ("version", "revision", "created", "source"):
         assert labels[f"org.opencontainers.image.{key}"] not in ("", "unknown"), key
     assert labels["org.label-schema.version"] == labels["org.opencontainers.image.version"]

@@ -11,8 +11,7 @@ from byoc.entrypoint import default_command
 from byoc.local import docker, start_endpoint, train
 from byoc.paths import MLPaths
 
-from .docker_support import require_docker, test_image
-from .test_docker import new_job
+from .docker_support import new_job, require_docker, test_image
 
 
 def test_no_command_serves_without_a_training_configuration(tmp_path: Path) -> None:

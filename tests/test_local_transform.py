@@ -26,9 +26,6 @@ from byoc.local_transform.records import (
 
 from .docker_support import require_docker
 from .server import REPO
-from .test_docker import image, trained
-
-__all__ = ["image", "trained"]  # the session fixtures of test_docker, used here
 
 MB = 1024 * 1024
 

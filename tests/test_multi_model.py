@@ -66,6 +66,20 @@ def test_healthy_with_no_models_and_an_empty_list(tmp_path: Path) -> None:
     assert client.get("/models").get_json() == {"models": []}
 
 
+def test_the_target_model_header_is_logged_not_routed(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    client = mme_client(tmp_path)
+    assert load(client, "m1", make_model(tmp_path, "m1", 1.0)).status_code == 200
+    answer = client.post(
+        "/models/m1/invoke",
+        data="1,2\n",
+        headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Target-Model": "other.tar.gz"},
+    )
+    assert answer.get_json() == [3.0]  # routed by the name in the path
+    assert "POST /models/m1/invoke target=other.tar.gz 200" in capfd.readouterr().err
+
+
 def test_load_invoke_describe_delete(tmp_path: Path) -> None:
     client = mme_client(tmp_path)
     one = make_model(tmp_path, "m1", 1.0)
@@ -196,3 +210,42 @@ def test_every_worker_serves_a_model_and_delete_frees_it_in_all(tmp_path: Path) 
                 timeout=30,
             )
             assert gone.status_code == 404
+
+
+@pytest.mark.docker
+def test_the_image_as_a_multi_model_endpoint(image: str, trained: Path, tmp_path: Path) -> None:
+    """The real image with SAGEMAKER_MULTI_MODEL=true: two copies of the Keras model."""
+    import shutil
+
+    from byoc.local import http_request, start_endpoint
+
+    models = tmp_path / "models"
+    for name in ("a1b2", "c3d4"):  # SageMaker's names are opaque hashes
+        shutil.copytree(trained / "model", models / name / "model")
+    endpoint = start_endpoint(
+        image,
+        trained / "model",
+        isolated=True,
+        env={"SAGEMAKER_MULTI_MODEL": "true"},
+        mounts={models: "/opt/ml/models"},
+    )
+    try:
+        endpoint.wait_healthy(120)
+        status, body = http_request(endpoint.url + "/models", 10)
+        assert (status, json.loads(body)) == (200, {"models": []})
+        for name in ("a1b2", "c3d4"):
+            load = json.dumps({"model_name": name, "url": f"/opt/ml/models/{name}/model"})
+            status, body = http_request(
+                endpoint.url + "/models", 120, load.encode(), {"Content-Type": "application/json"}
+            )
+            assert status == 200, body
+        status, body = http_request(
+            endpoint.url + "/models/c3d4/invoke",
+            30,
+            b"4,140,86,2790,15.6,82,1\n",
+            {"Content-Type": "text/csv", "X-Amzn-SageMaker-Target-Model": "c3d4.tar.gz"},
+        )
+        assert status == 200, body
+        assert 10 < float(json.loads(body)) < 50
+    finally:
+        endpoint.stop()

@@ -31,6 +31,8 @@ from .runtime import ModelRuntime, ModelState, too_large_message
 
 __all__ = ["Service"]
 
+TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
+
 log = logging.getLogger("byoc.serving")
 
 
@@ -142,17 +144,22 @@ class Service:
             response = error_response(InternalError(f"{type(exc).__name__}: {exc}"), inference_id)
         if self._access is None:
             return response
+        route = "POST /invocations"
+        if model is not None:  # the client's artifact path, for the log only
+            target = attributes.get(TARGET_MODEL)
+            route = f"POST /models/{model}/invoke" + (f" target={target}" if target else "")
         if isinstance(response, StreamingResponse):  # the access line when the stream ends
             status = response.status
 
             def logged(sent: int, failed: bool) -> None:
-                self._log_access(started, len(body), status, sent, inference_id, failed)
+                self._log_access(route, started, len(body), status, sent, inference_id, failed)
 
             response.body.on_close.append(logged)
         else:
             self._log_access(
-                started, len(body), response.status, len(response.body), inference_id, False
-            )
+                route, started, len(body), response.status, len(response.body), inference_id,
+                False,
+            )  # fmt: skip
         return response
 
     def _runtime(self, model: str | None) -> ModelRuntime:
@@ -166,13 +173,13 @@ class Service:
         return self.models.runtime(model)
 
     def _log_access(
-        self, started: float, size_in: int, status: int, size_out: int, inference_id: str,
-        broken: bool,
+        self, route: str, started: float, size_in: int, status: int, size_out: int,
+        inference_id: str, broken: bool,
     ) -> None:  # fmt: skip
         assert self._access is not None
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._access.write(
-            f"POST /invocations {status} {elapsed_ms:.2f}ms in={size_in} out={size_out} "
+            f"{route} {status} {elapsed_ms:.2f}ms in={size_in} out={size_out} "
             f"id={inference_id}" + (" stream=broken" if broken else ""),
             inference_id=inference_id,
             status=status,
