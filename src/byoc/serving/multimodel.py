@@ -59,11 +59,17 @@ class MultiModelRegistry:
         self._loading: dict[str, threading.Lock] = {}
         self._image_handlers: Handlers | None = None
         self._stop = threading.Event()
-        self._follower = threading.Thread(target=self._follow, name="byoc-mme", daemon=True)
-        self._follower.start()
+        self._follower_pid = 0
+
+    def _ensure_follower(self) -> None:
+        """The follower runs in the process that serves (a thread does not survive fork)."""
+        if self._follower_pid != os.getpid():
+            self._follower_pid = os.getpid()
+            threading.Thread(target=self._follow, name="byoc-mme", daemon=True).start()
 
     # -- the /models API ------------------------------------------------------------
     def load(self, name: str, url: str) -> Entry:
+        self._ensure_follower()
         directory = Path(url)
         if not directory.is_dir():
             raise NotLoaded(f"model directory {url} does not exist", status=404)
@@ -95,6 +101,7 @@ class MultiModelRegistry:
         return entry
 
     def list(self, token: str | None, limit: int | None) -> tuple[list[Entry], str | None]:
+        self._ensure_follower()
         entries = self.manifest.entries()
         start = 0
         if token:
@@ -107,6 +114,7 @@ class MultiModelRegistry:
         return page, (str(following) if following < len(entries) else None)
 
     def unload(self, name: str) -> None:
+        self._ensure_follower()
         if not self.manifest.remove(name):
             raise NotLoaded(f"model {name} is not loaded")
         self._drop(name)
@@ -119,6 +127,7 @@ class MultiModelRegistry:
 
     def runtime(self, name: str) -> ModelRuntime:
         """The model's runtime in this worker, loading it here on first use."""
+        self._ensure_follower()
         entry = self.manifest.get(name)  # a stat and a small read: deleted means gone, here too
         if entry is None:
             if name in self._local:
