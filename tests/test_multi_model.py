@@ -140,6 +140,26 @@ def test_full_is_a_507_and_lru_eviction_makes_room(tmp_path: Path) -> None:
     assert names == ["a", "c"]  # b, the least recently used, went
 
 
+def test_two_models_with_same_named_sibling_modules_keep_their_own(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    code = """
+import numpy as np
+from helper import OFFSET
+
+def model_fn(model_dir):
+    return OFFSET
+
+def predict_fn(data, offset):
+    return np.asarray(data).sum(axis=1) + offset
+"""
+    for name, offset in (("left", 100), ("right", 200)):
+        model = make_model(tmp_path, name, 1.0, code=code)
+        (model / "code" / "helper.py").write_text(f"OFFSET = {offset}\n")
+        assert load(client, name, model).status_code == 200
+    assert invoke(client, "left").get_json() == [103.0]
+    assert invoke(client, "right").get_json() == [203.0]  # not left's helper.py
+
+
 def test_a_model_without_code_uses_the_images_handler(tmp_path: Path) -> None:
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "inference.py").write_text(textwrap.dedent(SCALED))

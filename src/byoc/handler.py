@@ -16,6 +16,7 @@ The module may define ``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn`` 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -185,9 +186,30 @@ def load_model_handlers(
         )
     if program.is_file():
         digest = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:16]
-        module = _import_file(program, f"byoc_model_{digest}")
+        module = _import_isolated(program, f"byoc_model_{digest}")
         return Handlers.from_module(module, str(program))
     return fallback()
+
+
+def _import_isolated(path: Path, name: str) -> ModuleType:
+    """Import a model's handler and its sibling modules without them colliding with another
+    model's: the siblings it imported (``features`` …) are renamed ``NAME.features`` in
+    ``sys.modules`` afterwards, and its directory leaves ``sys.path`` again, so the next
+    model's ``import features`` finds its own file."""
+    directory = path.parent.resolve()
+    before = set(sys.modules)
+    sys.path.insert(0, str(directory))
+    try:
+        module = _import_file(path, name)
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(directory))
+    for added in set(sys.modules) - before - {name}:
+        sibling = sys.modules[added]
+        origin = getattr(sibling, "__file__", None)
+        if origin and Path(origin).resolve().is_relative_to(directory):
+            sys.modules[f"{name}.{added}"] = sys.modules.pop(added)
+    return module
 
 
 def load_handlers(settings: Settings) -> Handlers:
