@@ -32,6 +32,7 @@ def test_registry_has_the_builtin_types_and_no_pickle() -> None:
         "application/jsonlines",
         "application/x-npy",
         "application/x-npz",
+        "application/x-recordio",
     }
     assert not any("pickle" in t for t in REGISTRY.media_types)
 

@@ -60,6 +60,8 @@ class CodecRegistry:
 
 def default_registry() -> CodecRegistry:
     """A fresh registry with the built-in codecs (no pickle anywhere)."""
-    from . import csv, json, jsonlines, npy, npz
+    from . import csv, json, jsonlines, npy, npz, recordio
 
-    return CodecRegistry((json.CODEC, csv.CODEC, jsonlines.CODEC, npy.CODEC, npz.CODEC))
+    return CodecRegistry(
+        (json.CODEC, csv.CODEC, jsonlines.CODEC, npy.CODEC, npz.CODEC, recordio.CODEC)
+    )

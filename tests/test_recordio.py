@@ -1,0 +1,70 @@
+"""The RecordIO codec: MXNet framing, split records, and one answer record per input."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from byoc.codecs.recordio import CODEC, MAGIC, pack, unpack
+from byoc.errors import BadRequest, ModelError
+from byoc.media import parse_media_type
+
+from .conftest import ClientFactory
+
+RECORDIO = parse_media_type("application/x-recordio")
+
+
+def test_round_trip_with_padding() -> None:
+    records = [b"", b"a", b"abcd", b"abcde" * 7]
+    body = pack(records)
+    assert len(body) % 4 == 0
+    assert unpack(body) == records
+
+
+def test_a_split_record_is_joined() -> None:
+    head = struct.pack("<II", MAGIC, (1 << 29) | 3) + b"abc\0"
+    tail = struct.pack("<II", MAGIC, (3 << 29) | 2) + b"de\0\0"
+    assert unpack(head + tail + pack([b"z"])) == [b"abcde", b"z"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\x01\x02", "stray bytes"),
+        (struct.pack("<II", 0x12345678, 0), "no magic word"),
+        (struct.pack("<II", MAGIC, 100) + b"x", "runs past the body"),
+        (struct.pack("<II", MAGIC, (1 << 29) | 1) + b"a\0\0\0", "ends inside a split record"),
+        (struct.pack("<II", MAGIC, (5 << 29) | 0), "invalid continuation flag"),
+    ],
+)
+def test_bad_bodies_are_400s(body: bytes, message: str) -> None:
+    assert RECORDIO is not None
+    with pytest.raises(BadRequest, match=message):
+        CODEC.decode(body, RECORDIO)
+
+
+def test_encoding_needs_bytes_or_str_per_record() -> None:
+    assert unpack(CODEC.encode(["x", b"y"])) == [b"x", b"y"]
+    with pytest.raises(ModelError, match="list of bytes or str"):
+        CODEC.encode([1.5])
+
+
+def test_multi_record_recordio_keeps_one_answer_per_record(make_client: ClientFactory) -> None:
+    client = make_client(
+        """
+def model_fn(model_dir):
+    return None
+
+def predict_fn(records, model):
+    return [record.upper() for record in records]
+"""
+    )
+    body = pack([b"first", b"second", b"third"])
+    response = client.post(
+        "/invocations",
+        data=body,
+        headers={"Content-Type": "application/x-recordio", "Accept": "application/x-recordio"},
+    )
+    assert response.status_code == 200, response.data
+    assert unpack(response.data) == [b"FIRST", b"SECOND", b"THIRD"]
