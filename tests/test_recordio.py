@@ -31,11 +31,11 @@ def test_a_split_record_is_joined() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"\x01\x02", "stray bytes"),
-        (struct.pack("<II", 0x12345678, 0), "no magic word"),
-        (struct.pack("<II", MAGIC, 100) + b"x", "runs past the body"),
-        (struct.pack("<II", MAGIC, (1 << 29) | 1) + b"a\0\0\0", "ends inside a split record"),
-        (struct.pack("<II", MAGIC, (5 << 29) | 0), "invalid continuation flag"),
+        (b"\x01\x02", "a truncated header at byte 0"),
+        (struct.pack("<II", 0x12345678, 0), "no magic number"),
+        (struct.pack("<II", MAGIC, 100) + b"x", "is cut short"),
+        (struct.pack("<II", MAGIC, (1 << 29) | 1) + b"a\0\0\0", "has no last part"),
+        (struct.pack("<II", MAGIC, (5 << 29) | 0), "an unexpected cflag 5"),
     ],
 )
 def test_bad_bodies_are_400s(body: bytes, message: str) -> None:

@@ -16,48 +16,60 @@ from typing import Any
 from ..errors import BadRequest, ModelError
 from ..media import MediaType
 
-__all__ = ["CODEC", "RecordIOCodec", "pack", "unpack"]
+__all__ = ["CODEC", "MAGIC", "RecordIOCodec", "RecordIOError", "frame", "pack", "spans", "unpack"]
 
 MAGIC = 0xCED7230A
 _LENGTH_MASK = (1 << 29) - 1
 _HEADER = struct.Struct("<II")
 
 
-def unpack(body: bytes) -> list[bytes]:
-    records: list[bytes] = []
+class RecordIOError(ValueError):
+    """Malformed RecordIO framing; the message names the byte."""
+
+
+def spans(body: bytes) -> list[tuple[int, int, bytes]]:
+    """``(start, end, payload)`` of each record: ``body[start:end]`` is the record with its
+    framing and padding (all its frames, for a split one), ``payload`` its joined data."""
+    found: list[tuple[int, int, bytes]] = []
     parts: list[bytes] = []
-    offset = 0
+    offset = start = 0
     while offset < len(body):
         if len(body) - offset < _HEADER.size:
-            raise BadRequest(f"RecordIO: {len(body) - offset} stray bytes at offset {offset}")
+            raise RecordIOError(f"RecordIO: a truncated header at byte {offset}")
         magic, word = _HEADER.unpack_from(body, offset)
         if magic != MAGIC:
-            raise BadRequest(f"RecordIO: no magic word at offset {offset} (got {magic:#010x})")
+            raise RecordIOError(f"RecordIO: no magic number 0xced7230a at byte {offset}")
         flag, length = word >> 29, word & _LENGTH_MASK
-        start = offset + _HEADER.size
-        if start + length > len(body):
-            raise BadRequest(f"RecordIO: record at offset {offset} runs past the body")
-        parts.append(body[start : start + length])
-        offset = start + length + (-length % 4)
-        if flag in (0, 3):  # a whole record, or the last part of one
-            if flag == 0 and len(parts) > 1:
-                raise BadRequest(f"RecordIO: record at offset {offset} interrupts a split one")
-            records.append(b"".join(parts))
+        data = offset + _HEADER.size
+        if data + length > len(body):
+            raise RecordIOError(f"RecordIO: the record at byte {offset} is cut short")
+        if flag > 3 or (flag in (0, 1)) == bool(parts):
+            raise RecordIOError(f"RecordIO: an unexpected cflag {flag} at byte {offset}")
+        if flag in (0, 1):
+            start = offset
+        parts.append(body[data : data + length])
+        offset = min(data + length + (-length % 4), len(body))
+        if flag in (0, 3):  # a whole record, or the last frame of a split one
+            found.append((start, offset, b"".join(parts)))
             parts = []
-        elif flag not in (1, 2):
-            raise BadRequest(f"RecordIO: invalid continuation flag {flag}")
     if parts:
-        raise BadRequest("RecordIO: the body ends inside a split record")
-    return records
+        raise RecordIOError(f"RecordIO: the multi-part record at byte {start} has no last part")
+    return found
+
+
+def unpack(body: bytes) -> list[bytes]:
+    return [payload for _, _, payload in spans(body)]
+
+
+def frame(record: bytes) -> bytes:
+    """One record in a single frame (cflag 0), padded to 4 bytes."""
+    if len(record) > _LENGTH_MASK:
+        raise RecordIOError(f"a RecordIO record holds at most {_LENGTH_MASK} bytes")
+    return _HEADER.pack(MAGIC, len(record)) + record + b"\0" * (-len(record) % 4)
 
 
 def pack(records: list[bytes]) -> bytes:
-    out = bytearray()
-    for record in records:
-        if len(record) > _LENGTH_MASK:
-            raise ModelError("a RecordIO record is limited to 512 MiB")
-        out += _HEADER.pack(MAGIC, len(record)) + record + b"\0" * (-len(record) % 4)
-    return bytes(out)
+    return b"".join(frame(record) for record in records)
 
 
 class RecordIOCodec:
@@ -66,7 +78,10 @@ class RecordIOCodec:
     def decode(self, body: bytes, media_type: MediaType) -> Any:
         if not body:
             raise BadRequest("empty RecordIO body")
-        return unpack(body)
+        try:
+            return unpack(body)
+        except RecordIOError as exc:
+            raise BadRequest(str(exc)) from None
 
     def encode(self, obj: Any) -> bytes:
         items = [obj] if isinstance(obj, (bytes, str)) else obj
@@ -77,7 +92,10 @@ class RecordIOCodec:
                 f"prediction cannot be encoded as RecordIO: {type(obj).__name__}; return a "
                 "list of bytes or str (one per record)"
             )
-        return pack([item.encode() if isinstance(item, str) else item for item in items])
+        try:
+            return pack([item.encode() if isinstance(item, str) else item for item in items])
+        except RecordIOError as exc:
+            raise ModelError(str(exc)) from None
 
 
 CODEC = RecordIOCodec()

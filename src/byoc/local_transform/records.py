@@ -10,9 +10,10 @@ them one by one. A record bigger than the limit fails its file. A limit of 0 is 
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+from ..codecs.recordio import MAGIC, RecordIOError, frame, spans
 
 __all__ = [
     "RECORDIO_MAGIC",
@@ -25,10 +26,7 @@ __all__ = [
     "split",
 ]
 
-RECORDIO_MAGIC = 0xCED7230A
-_HEADER = struct.Struct("<II")
-_LENGTH_BITS = 29
-_LENGTH_MASK = (1 << _LENGTH_BITS) - 1
+RECORDIO_MAGIC = MAGIC
 SPLIT_TYPES = ("None", "Line", "RecordIO")
 
 
@@ -87,38 +85,21 @@ def _lines(data: bytes) -> list[Record]:
 
 
 def _recordio(data: bytes) -> list[Record]:
-    records: list[Record] = []
-    offset = 0
-    start = 0
-    in_parts = False
-    while offset < len(data):
-        if len(data) - offset < _HEADER.size:
-            raise RecordError(f"RecordIO: a truncated header at byte {offset}")
-        magic, word = _HEADER.unpack_from(data, offset)
-        if magic != RECORDIO_MAGIC:
-            raise RecordError(f"RecordIO: no magic number 0xced7230a at byte {offset}")
-        cflag, length = word >> _LENGTH_BITS, word & _LENGTH_MASK
-        end = offset + _HEADER.size + length
-        if end > len(data):
-            raise RecordError(f"RecordIO: the record at byte {offset} is cut short")
-        if cflag > 3 or (cflag in (0, 1)) == in_parts:
-            raise RecordError(f"RecordIO: an unexpected cflag {cflag} at byte {offset}")
-        if cflag in (0, 1):
-            start = offset
-        in_parts = cflag in (1, 2)
-        offset = end + (-length % 4)
-        if not in_parts:
-            records.append(Record(data[start : min(offset, len(data))], len(records) + 1, start))
-    if in_parts:
-        raise RecordError(f"RecordIO: the multi-part record at byte {start} has no last part")
-    return records
+    try:
+        found = spans(data)
+    except RecordIOError as exc:
+        raise RecordError(str(exc)) from None
+    return [
+        Record(data[start:end], number, start) for number, (start, end, _) in enumerate(found, 1)
+    ]
 
 
 def encode_recordio(payload: bytes) -> bytes:
     """One record in a single frame (cflag 0), padded to 4 bytes."""
-    if len(payload) > _LENGTH_MASK:
-        raise RecordError(f"a RecordIO record holds at most {_LENGTH_MASK} bytes")
-    return _HEADER.pack(RECORDIO_MAGIC, len(payload)) + payload + b"\0" * (-len(payload) % 4)
+    try:
+        return frame(payload)
+    except RecordIOError as exc:
+        raise RecordError(str(exc)) from None
 
 
 def pack(
