@@ -21,13 +21,13 @@ from typing import Any
 
 from ..codecs import CodecRegistry, default_registry
 from ..context import INFERENCE_ID, RequestHeaders
-from ..errors import ByocError, InternalError, PayloadTooLarge
+from ..errors import ByocError, InternalError
 from ..handler import Handlers
 from ..logs import AccessLog
 from ..settings import Settings
 from .http import AnyResponse, Response, StreamingResponse, error_response
 from .multimodel import MultiModelRegistry, NotLoaded
-from .runtime import ModelRuntime, ModelState, too_large_message
+from .runtime import ModelRuntime, ModelState
 
 __all__ = ["Service"]
 
@@ -113,13 +113,6 @@ class Service:
         if self.models is not None:
             return Response(200, b"", "text/plain")  # healthy with zero models loaded
         return self.runtime.health()
-
-    def check_content_length(self, length: int) -> Response | None:
-        """For adapters: refuse an oversized body before reading it."""
-        limit = self.settings.max_payload_bytes
-        if length > limit:
-            return error_response(PayloadTooLarge(too_large_message(length, limit)))
-        return None
 
     def invoke(
         self,
