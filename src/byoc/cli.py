@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from .errors import SettingsError
+from .local_mme.command import invoke_command
 from .local_transform.command import transform_command
 from .paths import MLPaths
 from .settings import Settings
@@ -84,6 +85,7 @@ def local() -> None:
 
 
 local.add_command(transform_command)
+local.add_command(invoke_command)
 
 
 def _docker_or_exit() -> None:
@@ -100,9 +102,13 @@ def _docker_or_exit() -> None:
     "--model",
     "model",
     type=click.Path(exists=True, path_type=Path),
-    default=Path("local_test/test_dir/model"),
-    show_default=True,
-    help="Model directory or model.tar.gz, mounted at /opt/ml/model.",
+    help="Model directory or model.tar.gz, mounted at /opt/ml/model "
+    "[default: local_test/test_dir/model].",
+)
+@click.option(
+    "--models",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A multi-model endpoint over this folder of *.tar.gz (see `local invoke`).",
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--env", "env", multiple=True, help="KEY=VALUE, as CreateModel's Environment.")
@@ -112,7 +118,8 @@ def _docker_or_exit() -> None:
 @click.option("--name", help="Container name (an existing container of that name is replaced).")
 def local_serve(
     image: str | None,
-    model: Path,
+    model: Path | None,
+    models: Path | None,
     port: int,
     env: tuple[str, ...],
     no_network: bool,
@@ -121,16 +128,26 @@ def local_serve(
     name: str | None,
 ) -> None:
     """Serve IMAGE as a SageMaker endpoint: health check, then answer until Ctrl-C."""
-    from .local import DockerError, default_image, docker, parse_env, start_endpoint
+    from .local import DockerError, Endpoint, default_image, docker, parse_env, start_endpoint
+    from .local_mme import start_multi_model_endpoint
 
+    if models and model:
+        _fail("--model and --models are exclusive (one model, or a multi-model endpoint)")
     _docker_or_exit()
     image = image or default_image()
     try:
         if name:
             docker("rm", "-f", name, check=False)
-        endpoint = start_endpoint(
-            image, model, port, parse_env(env), isolated=no_network, name=name
-        )
+        endpoint: Endpoint
+        if models:
+            endpoint = start_multi_model_endpoint(
+                image, models, port, parse_env(env), isolated=no_network, name=name
+            )
+        else:
+            model = model or Path("local_test/test_dir/model")
+            endpoint = start_endpoint(
+                image, model, port, parse_env(env), isolated=no_network, name=name
+            )
     except (DockerError, ValueError) as exc:
         _fail(str(exc), 1)
     try:
@@ -141,7 +158,11 @@ def local_serve(
     click.echo(
         f"{image} is healthy after {seconds:.2f}s on {endpoint.url} (container {endpoint.name})"
     )
-    click.echo(f"predict: BYOC_URL={endpoint.url} ./local_test/predict.sh PAYLOAD [TYPE] [ACCEPT]")
+    click.echo(
+        f"invoke: byoc local invoke --name {endpoint.name} --target-model REL PAYLOAD"
+        if models
+        else f"predict: BYOC_URL={endpoint.url} ./local_test/predict.sh PAYLOAD [TYPE] [ACCEPT]"
+    )
     if detach:
         click.echo(f"stop it with: docker stop {endpoint.name}")
         return
