@@ -109,6 +109,24 @@ def test_a_second_load_of_a_name_is_a_409_and_bad_bodies_are_400(tmp_path: Path)
     assert missing.status_code == 404 and "does not exist" in missing.get_json()["message"]
 
 
+def test_an_unreadable_model_directory_is_a_json_404(tmp_path: Path) -> None:
+    import os
+
+    client = mme_client(tmp_path)
+    model = make_model(tmp_path, "locked", 1.0)
+    if os.geteuid() == 0:  # root reads everything: make the path itself wrong instead
+        url: Path | str = str(model / "factor.json")  # a file, not a directory
+    else:
+        model.parent.chmod(0)
+        url = model
+    try:
+        response = load(client, "locked", url)
+    finally:
+        model.parent.chmod(0o755)
+    assert response.status_code == 404
+    assert "cannot be read" in response.get_json()["message"]
+
+
 def test_pagination_with_next_page_token_and_limit(tmp_path: Path) -> None:
     client = mme_client(tmp_path)
     for i in range(5):

@@ -72,7 +72,7 @@ def _prepare_training(paths: MLPaths, uid: int, gid: int) -> list[str]:
 
 def _prepare_serving(paths: MLPaths, uid: int, gid: int) -> list[str]:
     problems = []
-    for directory in (paths.model_dir, paths.code_dir):
+    for directory in (paths.model_dir, paths.code_dir, paths.models_dir):
         if directory.exists() and not can_access(directory, uid, {gid}, os.R_OK):
             mode = stat.filemode(directory.stat().st_mode)
             problems.append(f"{directory} ({mode}, uid {directory.stat().st_uid}) is not readable")

@@ -71,8 +71,12 @@ class MultiModelRegistry:
     def load(self, name: str, url: str) -> Entry:
         self._ensure_follower()
         directory = Path(url)
-        if not directory.is_dir():
-            raise NotLoaded(f"model directory {url} does not exist", status=404)
+        try:
+            exists = directory.is_dir() and os.access(directory, os.R_OK | os.X_OK)
+        except OSError as exc:  # e.g. a parent this user may not search
+            raise NotLoaded(f"model directory {url} cannot be read: {exc.strerror}") from None
+        if not exists:
+            raise NotLoaded(f"model directory {url} does not exist or cannot be read")
         if self.manifest.get(name) is not None:
             raise Conflict(f"model {name} is already loaded")
         self._make_room()

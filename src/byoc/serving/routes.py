@@ -8,18 +8,21 @@ adapter answers itself (the Flask app's own routes, or a JSON 404).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..context import RequestHeaders
-from ..errors import BadRequest, ByocError
+from ..errors import BadRequest, ByocError, InternalError
 from .batch import execution_parameters_response
 from .http import AnyResponse, Response, error_response
 from .models_api import dispatch_models
 from .runtime import too_large_message
 
 __all__ = ["Request", "Routes", "read_body"]
+
+log = logging.getLogger("byoc.serving")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,11 @@ class Routes:
         if methods is None:
             registry = getattr(self.service, "models", None)
             if registry is not None and request.path.startswith("/models"):
-                return dispatch_models(self.service, registry, request, read_body)
+                try:
+                    return dispatch_models(self.service, registry, request, read_body)
+                except Exception as exc:  # a bug of ours: a JSON 500, never a dropped socket
+                    log.exception("unexpected error on %s %s", request.method, request.path)
+                    return error_response(InternalError(f"{type(exc).__name__}: {exc}"))
             return None
         handler = methods.get(request.method)
         if handler is None:
