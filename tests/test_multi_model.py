@@ -288,3 +288,25 @@ def test_the_image_as_a_multi_model_endpoint(image: str, trained: Path, tmp_path
         assert 10 < mpg < 50
     finally:
         endpoint.stop()
+
+
+def test_a_delete_while_a_request_runs_lets_it_finish(tmp_path: Path) -> None:
+    from byoc.serving import Service
+
+    settings = Settings.from_env(
+        {"SAGEMAKER_BASE_DIR": str(tmp_path), "SAGEMAKER_MULTI_MODEL": "true"}
+    )
+    service = Service(settings)
+    registry = service.models
+    assert registry is not None
+    registry.load("m", str(make_model(tmp_path, "m", 2.0)))
+    runtime = registry.runtime("m")  # a request holds the runtime...
+    registry.unload("m")  # ...when the model is deleted
+    answer = runtime.invoke(b"1,2\n", "text/csv", None, {}, "id")
+    assert answer.status == 200 and answer.body == b"[6.0]"
+
+
+def test_unicode_digits_in_limit_or_token_are_a_400(tmp_path: Path) -> None:
+    client = mme_client(tmp_path)
+    assert client.get("/models?limit=\u00b2").status_code == 400
+    assert client.get("/models?next_page_token=\u00b2").status_code == 400

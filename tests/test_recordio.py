@@ -22,10 +22,25 @@ def test_round_trip_with_padding() -> None:
     assert unpack(body) == records
 
 
-def test_a_split_record_is_joined() -> None:
-    head = struct.pack("<II", MAGIC, (1 << 29) | 3) + b"abc\0"
+def test_a_split_record_gets_its_magic_word_back() -> None:
+    """As dmlc's reader: the writer split the record where its data held the magic word."""
+    head = struct.pack("<II", MAGIC, (1 << 29) | 4) + b"abcd"
     tail = struct.pack("<II", MAGIC, (3 << 29) | 2) + b"de\0\0"
-    assert unpack(head + tail + pack([b"z"])) == [b"abcde", b"z"]
+    magic = struct.pack("<I", MAGIC)
+    assert unpack(head + tail + pack([b"z"])) == [b"abcd" + magic + b"de", b"z"]
+
+
+def test_a_record_holding_the_magic_word_round_trips() -> None:
+    magic = struct.pack("<I", MAGIC)
+    record = b"AAAA" + magic + b"BBBB" + magic
+    body = pack([record])
+    assert body.count(magic) == 3  # three frames; no bare magic word in the data
+    assert unpack(body) == [record]
+
+
+def test_a_flood_of_records_is_refused() -> None:
+    with pytest.raises(BadRequest, match="more than 100000 records"):
+        CODEC.decode(pack([b""] * 100_001), RECORDIO)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

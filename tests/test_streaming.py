@@ -171,3 +171,23 @@ def test_a_stream_returned_under_batching_is_still_answered(make_client: ClientF
     client = make_client(STREAMING, env={"BYOC_MAX_BATCH_SIZE": "4"})
     response = client.post("/invocations", data="a b", content_type="text/plain")
     assert response.status_code == 200 and response.data == b"a;b;"
+
+
+def test_a_stream_whose_context_status_is_invalid_frees_the_slot(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(
+        """
+def model_fn(model_dir):
+    return None
+
+def predict_fn(data, model, context):
+    context.set_response_status(999)
+    return (b for b in [b"a"])
+""",
+        env={"SAGEMAKER_MODEL_SERVER_TIMEOUT": "2"},
+    )
+    for _ in range(3):  # the slot came back each time: no 503 busy after the first
+        response = client.post("/invocations", data="1\n", content_type="text/csv")
+        assert response.status_code == 500
+        assert "invalid status 999" in error_of(response)["message"]

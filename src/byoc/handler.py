@@ -22,6 +22,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "HandlerError",
     "HandlerFn",
     "Handlers",
+    "forget_model_modules",
     "load_handlers",
     "load_model_handlers",
     "locate_handler",
@@ -185,10 +187,24 @@ def load_model_handlers(
             "network isolation have no network); bake the dependencies into the image"
         )
     if program.is_file():
-        digest = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:16]
-        module = _import_isolated(program, f"byoc_model_{digest}")
+        with _IMPORT_LOCK:  # sys.path is the process's: one model's import at a time
+            module = _import_isolated(program, _module_name(model_dir))
         return Handlers.from_module(module, str(program))
     return fallback()
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _module_name(model_dir: Path) -> str:
+    return "byoc_model_" + hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:16]
+
+
+def forget_model_modules(model_dir: Path) -> None:
+    """Drop a model's handler module and its siblings from ``sys.modules`` (unload)."""
+    name = _module_name(model_dir)
+    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+        del sys.modules[key]
 
 
 def _import_isolated(path: Path, name: str) -> ModuleType:

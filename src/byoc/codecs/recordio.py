@@ -21,13 +21,15 @@ __all__ = ["CODEC", "MAGIC", "RecordIOCodec", "RecordIOError", "frame", "pack", 
 MAGIC = 0xCED7230A
 _LENGTH_MASK = (1 << 29) - 1
 _HEADER = struct.Struct("<II")
+_MAGIC_BYTES = struct.pack("<I", MAGIC)
+MAX_RECORDS = 100_000  # per request: a body of empty records would cost ~15x its size
 
 
 class RecordIOError(ValueError):
     """Malformed RecordIO framing; the message names the byte."""
 
 
-def spans(body: bytes) -> list[tuple[int, int, bytes]]:
+def spans(body: bytes, limit: int | None = None) -> list[tuple[int, int, bytes]]:
     """``(start, end, payload)`` of each record: ``body[start:end]`` is the record with its
     framing and padding (all its frames, for a split one), ``payload`` its joined data."""
     found: list[tuple[int, int, bytes]] = []
@@ -50,22 +52,42 @@ def spans(body: bytes) -> list[tuple[int, int, bytes]]:
         parts.append(body[data : data + length])
         offset = min(data + length + (-length % 4), len(body))
         if flag in (0, 3):  # a whole record, or the last frame of a split one
-            found.append((start, offset, b"".join(parts)))
+            # dmlc's writer splits a record where its data holds the magic word and drops
+            # it; its reader puts it back between the parts
+            found.append((start, offset, _MAGIC_BYTES.join(parts)))
             parts = []
+            if limit is not None and len(found) > limit:
+                raise RecordIOError(
+                    f"RecordIO: more than {limit} records in one request; send fewer"
+                )
     if parts:
         raise RecordIOError(f"RecordIO: the multi-part record at byte {start} has no last part")
     return found
 
 
-def unpack(body: bytes) -> list[bytes]:
-    return [payload for _, _, payload in spans(body)]
+def unpack(body: bytes, limit: int | None = MAX_RECORDS) -> list[bytes]:
+    return [payload for _, _, payload in spans(body, limit)]
 
 
 def frame(record: bytes) -> bytes:
-    """One record in a single frame (cflag 0), padded to 4 bytes."""
+    """One record, split as dmlc's writer does where its data holds the magic word at a
+    4-byte boundary (cflag 1, 2…, 3; the magic word itself left out), padded to 4 bytes."""
     if len(record) > _LENGTH_MASK:
         raise RecordIOError(f"a RecordIO record holds at most {_LENGTH_MASK} bytes")
-    return _HEADER.pack(MAGIC, len(record)) + record + b"\0" * (-len(record) % 4)
+    parts = [record]
+    cuts = [i for i in range(0, len(record) - 3, 4) if record[i : i + 4] == _MAGIC_BYTES]
+    if cuts:
+        parts, last = [], 0
+        for cut in cuts:
+            parts.append(record[last:cut])
+            last = cut + 4
+        parts.append(record[last:])
+    out = bytearray()
+    last = len(parts) - 1
+    for index, part in enumerate(parts):
+        flag = 0 if last == 0 else 1 if index == 0 else 3 if index == last else 2
+        out += _HEADER.pack(MAGIC, (flag << 29) | len(part)) + part + b"\0" * (-len(part) % 4)
+    return bytes(out)
 
 
 def pack(records: list[bytes]) -> bytes:

@@ -12,10 +12,12 @@ once no live worker's heartbeat lists it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,16 @@ class Manifest:
         self.workers = root / "workers"
         self.models.mkdir(parents=True, exist_ok=True)
         self.workers.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Every worker's loads, one at a time (flock on the manifest directory)."""
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _path(self, name: str) -> Path:
         return self.models / f"{_key(name)}.json"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import unquote
 
 from ..errors import BadRequest, ByocError
 from .http import JSON, AnyResponse, Response, error_response
@@ -53,7 +52,7 @@ def _load_request(body: bytes) -> tuple[str, str]:
 def dispatch_models(
     service: Any, registry: MultiModelRegistry, request: Any, read_body: Any
 ) -> AnyResponse | None:
-    parts = [unquote(part) for part in request.path.strip("/").split("/")]
+    parts = request.path.strip("/").split("/")  # PATH_INFO is already percent-decoded
     if not parts or parts[0] != "models" or len(parts) > 3:
         return None
     try:
@@ -61,7 +60,9 @@ def dispatch_models(
             if request.method == "GET":
                 query = request.query or {}
                 raw_limit = query.get("limit")
-                if raw_limit is not None and (not raw_limit.isdigit() or int(raw_limit) < 1):
+                if raw_limit is not None and not (
+                    raw_limit.isascii() and raw_limit.isdigit() and int(raw_limit) >= 1
+                ):
                     raise BadRequest(f"invalid limit {raw_limit!r}")
                 page, token = registry.list(
                     query.get("next_page_token"), int(raw_limit) if raw_limit else None

@@ -21,7 +21,13 @@ from typing import Any
 
 from ..codecs import CodecRegistry
 from ..errors import BadRequest, ByocError, ServiceUnavailable
-from ..handler import HandlerError, Handlers, load_handlers, load_model_handlers
+from ..handler import (
+    HandlerError,
+    Handlers,
+    forget_model_modules,
+    load_handlers,
+    load_model_handlers,
+)
 from ..settings import Settings
 from .manifest import Entry, Manifest
 from .memory import budget_bytes, usage_bytes
@@ -58,14 +64,16 @@ class MultiModelRegistry:
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
         self._image_handlers: Handlers | None = None
+        self._busy: set[str] = set()  # names this worker is loading now
         self._stop = threading.Event()
         self._follower_pid = 0
 
     def _ensure_follower(self) -> None:
         """The follower runs in the process that serves (a thread does not survive fork)."""
-        if self._follower_pid != os.getpid():
-            self._follower_pid = os.getpid()
-            threading.Thread(target=self._follow, name="byoc-mme", daemon=True).start()
+        with self._lock:
+            if self._follower_pid != os.getpid():
+                self._follower_pid = os.getpid()
+                threading.Thread(target=self._follow, name="byoc-mme", daemon=True).start()
 
     # -- the /models API ------------------------------------------------------------
     def load(self, name: str, url: str) -> Entry:
@@ -77,11 +85,12 @@ class MultiModelRegistry:
             raise NotLoaded(f"model directory {url} cannot be read: {exc.strerror}") from None
         if not exists:
             raise NotLoaded(f"model directory {url} does not exist or cannot be read")
-        if self.manifest.get(name) is not None:
-            raise Conflict(f"model {name} is already loaded")
-        self._make_room()
-        if not self.manifest.add(name, url):
-            raise Conflict(f"model {name} is already loaded")
+        with self.manifest.locked():  # the room check and the add, as one step
+            if self.manifest.get(name) is not None:
+                raise Conflict(f"model {name} is already loaded")
+            self._make_room()
+            if not self.manifest.add(name, url):
+                raise Conflict(f"model {name} is already loaded")
         try:
             runtime = self._load_local(name, url)
         except BaseException:
@@ -109,7 +118,7 @@ class MultiModelRegistry:
         entries = self.manifest.entries()
         start = 0
         if token:
-            if not token.isdigit():
+            if not (token.isascii() and token.isdigit()):
                 raise BadRequest(f"invalid next_page_token {token!r}")
             start = int(token)
         size = limit or len(entries) or 1
@@ -137,7 +146,9 @@ class MultiModelRegistry:
             if name in self._local:
                 self._drop(name)
             raise NotLoaded(f"model {name} is not loaded")
-        runtime = self._local.get(name) or self._load_local(name, entry.url)
+        held = self._local.get(name)
+        runtime = held if held is not None and held.model_dir == entry.url else None
+        runtime = runtime or self._load_local(name, entry.url)
         if runtime.state is ModelState.FAILED:
             raise ServiceUnavailable(f"model {name} failed to load: {runtime.failure}")
         self.manifest.touch(name)
@@ -148,18 +159,32 @@ class MultiModelRegistry:
         with self._lock:
             lock = self._loading.setdefault(name, threading.Lock())
         with lock:
-            if name in self._local:
-                return self._local[name]
+            held = self._local.get(name)
+            if held is not None and held.model_dir == url:
+                return held
+            self._busy.add(name)  # in the heartbeat while loading: a DELETE waits for it
+            self._beat()
             try:
-                handlers = load_model_handlers(Path(url), self.settings, self._fallback_handlers)
-            except HandlerError as exc:
-                raise BadRequest(f"model {name}: {exc}", code="model_load_failed") from exc
-            runtime = ModelRuntime(self.settings, self.codecs, url, handlers=handlers, name=name)
-            runtime.load()
-            if runtime.state is ModelState.READY:
-                self._local[name] = runtime
-                self._beat()  # before anyone can ask whether this worker holds it
-            return runtime
+                try:
+                    handlers = load_model_handlers(
+                        Path(url), self.settings, self._fallback_handlers
+                    )
+                except HandlerError as exc:
+                    raise BadRequest(f"model {name}: {exc}", code="model_load_failed") from exc
+                runtime = ModelRuntime(
+                    self.settings, self.codecs, url, handlers=handlers, name=name
+                )
+                runtime.load()
+                entry = self.manifest.get(name)
+                if entry is None or entry.url != url:  # deleted (or replaced) meanwhile
+                    forget_model_modules(Path(url))
+                    raise NotLoaded(f"model {name} was unloaded while it loaded")
+                if runtime.state is ModelState.READY:
+                    self._local[name] = runtime
+                return runtime
+            finally:
+                self._busy.discard(name)
+                self._beat()
 
     def _fallback_handlers(self) -> Handlers:
         if self._image_handlers is None:
@@ -169,7 +194,8 @@ class MultiModelRegistry:
     def _drop(self, name: str) -> None:
         runtime = self._local.pop(name, None)
         if runtime is not None:
-            runtime.pipeline = None
+            # a request already running keeps its own reference and finishes
+            forget_model_modules(Path(runtime.model_dir))
             del runtime
             gc.collect()  # free the model now, not at some later collection
             self._beat()
@@ -209,15 +235,16 @@ class MultiModelRegistry:
 
     def _beat(self) -> None:
         try:
-            self.manifest.beat(os.getpid(), sorted(self._local))
-        except OSError:
+            self.manifest.beat(os.getpid(), sorted({*list(self._local), *list(self._busy)}))
+        except (OSError, RuntimeError):
             log.warning("could not write the multi-model heartbeat", exc_info=True)
 
     def _follow(self) -> None:
         while not self._stop.wait(FOLLOW_INTERVAL):
             try:
-                present = {entry.name for entry in self.manifest.entries()}
-                for name in [n for n in self._local if n not in present]:
+                present = {entry.name: entry.url for entry in self.manifest.entries()}
+                held = list(self._local.items())
+                for name in [n for n, rt in held if present.get(n) != rt.model_dir]:
                     log.info("model %s left the endpoint: unloading it", name)
                     self._drop(name)
                 self._beat()

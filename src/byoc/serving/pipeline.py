@@ -96,7 +96,8 @@ class Pipeline:
         if self.batcher is not None:
             outcome = self._batched(context, body, media_type, codec_in, out_type, codec_out)
             if isinstance(outcome, StreamResult):
-                return self._streaming(start_stream(outcome, lambda: None), outcome, context)
+                shaped = self._shape(outcome, context)
+                return self._streaming(start_stream(outcome, lambda: None), shaped)
             return self._respond(outcome, context)
         # One slot for the stages (no other request's handler code in between), held by a
         # stream until it ends.
@@ -114,9 +115,10 @@ class Pipeline:
             else:
                 outcome = self._whole(context, body, media_type, codec_in, out_type, codec_out)
             if isinstance(outcome, StreamResult):
+                shaped = self._shape(outcome, context)  # may raise: the slot is still ours
                 held, release = release, None  # start_stream releases it, now or at the end
                 assert held is not None
-                return self._streaming(start_stream(outcome, held), outcome, context)
+                return self._streaming(start_stream(outcome, held), shaped)
         finally:
             if release is not None:
                 release()
@@ -154,10 +156,13 @@ class Pipeline:
         return response if context is None else from_context(context, response)
 
     @staticmethod
-    def _streaming(stream: Stream, result: StreamResult, context: Context | None) -> AnyResponse:
-        if context is None:
-            return StreamingResponse(200, stream, result.content_type)
-        shaped = from_context(context, Response(200, b"", result.content_type))
+    def _shape(result: StreamResult, context: Context | None) -> Response:
+        """Status and headers of a stream (what the handler set through ``context``)."""
+        shaped = Response(200, b"", result.content_type)
+        return shaped if context is None else from_context(context, shaped)
+
+    @staticmethod
+    def _streaming(stream: Stream, shaped: Response) -> AnyResponse:
         return StreamingResponse(shaped.status, stream, shaped.content_type, shaped.headers)
 
     @staticmethod
