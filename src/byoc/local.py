@@ -40,6 +40,7 @@ __all__ = [
     "Endpoint",
     "TrainingResult",
     "container_ip",
+    "error_message",
     "http_request",
     "pack",
     "start_endpoint",
@@ -118,6 +119,18 @@ def pack(directory: Path, archive: Path) -> Path:
         for item in sorted(directory.iterdir()):
             tar.add(item, arcname=item.name)
     return archive
+
+
+def error_message(body: bytes, limit: int = 500) -> str:
+    """A container's answer in one line: its JSON ``message`` if it has one, else the body."""
+    text = body.decode(errors="replace").strip()
+    try:
+        parsed = json.loads(text)
+        if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+            text = parsed["message"]
+    except ValueError:
+        pass
+    return text[:limit] or "(empty body)"
 
 
 def http_request(

@@ -11,6 +11,8 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 
+from ..local import error_message
+
 __all__ = ["ApiError", "ModelsApi", "Reply"]
 
 LOAD_TIMEOUT = 360.0
@@ -31,14 +33,7 @@ class Reply:
 
     def message(self) -> str:
         """The container's ``message``, else its body, for a one-line explanation."""
-        text = self.body.decode(errors="replace").strip()
-        try:
-            parsed = json.loads(text)
-            if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-                text = parsed["message"]
-        except ValueError:
-            pass
-        return text[:500] or "(empty body)"
+        return error_message(self.body)
 
 
 class ApiError(RuntimeError):

@@ -10,13 +10,14 @@ streamed from disk. A connection the server closed while idle is reopened withou
 from __future__ import annotations
 
 import http.client
-import json
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..local import error_message
 
 __all__ = ["Answer", "Invoker"]
 
@@ -41,14 +42,7 @@ class Answer:
         tries = f"after {self.attempts} attempt{'s' if self.attempts > 1 else ''}"
         if self.status == 0:
             return f"no answer {tries}: {self.problem}"
-        text = self.body.decode(errors="replace").strip()
-        try:
-            parsed = json.loads(text)
-            if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-                text = parsed["message"]
-        except ValueError:
-            pass
-        return f"the container answered {self.status} {tries}: {text[:500] or '(empty body)'}"
+        return f"the container answered {self.status} {tries}: {error_message(self.body)}"
 
 
 class Invoker:
