@@ -307,7 +307,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=240, help="wall-clock bound")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-models", type=int, default=50, help="0: no count limit")
-    parser.add_argument("--memory-budget-mb", type=float, default=0, help="0: none given")
+    parser.add_argument("--memory-budget-mb", type=float, default=0, help="0: byoc default")
     parser.add_argument("--model-kb", type=int, default=4, help="size of each weights.npy")
     parser.add_argument("--own-code", action="store_true", help="code/inference.py per model")
     parser.add_argument("--connections", type=int, default=4)
