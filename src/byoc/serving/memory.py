@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["budget_bytes", "usage_bytes"]
+__all__ = ["budget_bytes", "release_free_memory", "usage_bytes"]
 
 _CGROUP = Path("/sys/fs/cgroup")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -64,3 +64,18 @@ def usage_bytes() -> int:
             if ppid == master:
                 pids.add(int(entry.name))
     return sum(_rss(pid) for pid in pids) + _rss(master)
+
+
+def release_free_memory() -> None:
+    """Give memory freed by an unloaded model back to the OS (glibc's malloc_trim), so that
+    RSS, which the budget reads, goes down after a DELETE; a no-op without glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass

@@ -30,7 +30,7 @@ from ..handler import (
 )
 from ..settings import Settings
 from .manifest import Entry, Manifest
-from .memory import budget_bytes, usage_bytes
+from .memory import budget_bytes, release_free_memory, usage_bytes
 from .runtime import ModelRuntime, ModelState
 
 __all__ = ["MultiModelRegistry", "NotLoaded"]
@@ -65,6 +65,7 @@ class MultiModelRegistry:
         self._loading: dict[str, threading.Lock] = {}
         self._image_handlers: Handlers | None = None
         self._busy: set[str] = set()  # names this worker is loading now
+        self._beat_lock = threading.Lock()
         self._stop = threading.Event()
         self._follower_pid = 0
 
@@ -198,6 +199,7 @@ class MultiModelRegistry:
             forget_model_modules(Path(runtime.model_dir))
             del runtime
             gc.collect()  # free the model now, not at some later collection
+            release_free_memory()  # glibc keeps freed memory; the budget reads RSS
             self._beat()
 
     def _make_room(self) -> None:
@@ -235,7 +237,8 @@ class MultiModelRegistry:
 
     def _beat(self) -> None:
         try:
-            self.manifest.beat(os.getpid(), sorted({*list(self._local), *list(self._busy)}))
+            with self._beat_lock:  # one writer at a time: the newest list is the one published
+                self.manifest.beat(os.getpid(), sorted({*list(self._local), *list(self._busy)}))
         except (OSError, RuntimeError):
             log.warning("could not write the multi-model heartbeat", exc_info=True)
 
