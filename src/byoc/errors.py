@@ -11,9 +11,12 @@ from __future__ import annotations
 __all__ = [
     "BadRequest",
     "ByocError",
+    "Conflict",
+    "InsufficientMemory",
     "InternalError",
     "ModelError",
     "NotAcceptable",
+    "NotLoaded",
     "PayloadTooLarge",
     "ServiceUnavailable",
     "SettingsError",
@@ -88,6 +91,27 @@ class ServiceUnavailable(ByocError):
     def busy(cls) -> ServiceUnavailable:
         """A request waited longer than the timeout for the model."""
         return cls("worker busy: timed out waiting for the model", code="busy")
+
+
+class NotLoaded(ByocError):
+    """Multi-model: no model of that name is loaded (404)."""
+
+    status = 404
+    code = "model_not_found"
+
+
+class Conflict(ByocError):
+    """Multi-model: a model of that name is already loaded (409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class InsufficientMemory(ByocError):
+    """Multi-model: no room for another model; SageMaker unloads one and retries (507)."""
+
+    status = 507
+    code = "insufficient_memory"
 
 
 class SettingsError(ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..codecs import CodecRegistry
-from ..errors import BadRequest, ByocError, ServiceUnavailable
+from ..errors import BadRequest, Conflict, InsufficientMemory, NotLoaded, ServiceUnavailable
 from ..handler import (
     HandlerError,
     Handlers,
@@ -38,21 +38,6 @@ __all__ = ["MultiModelRegistry", "NotLoaded"]
 log = logging.getLogger("byoc.serving")
 FOLLOW_INTERVAL = 0.1
 DELETE_TIMEOUT = 360.0  # SageMaker waits this long for an unload
-
-
-class NotLoaded(ByocError):
-    status = 404
-    code = "model_not_found"
-
-
-class Conflict(ByocError):
-    status = 409
-    code = "conflict"
-
-
-class InsufficientMemory(ByocError):
-    status = 507
-    code = "insufficient_memory"
 
 
 class MultiModelRegistry:

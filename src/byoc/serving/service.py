@@ -21,12 +21,12 @@ from typing import Any
 
 from ..codecs import CodecRegistry, default_registry
 from ..context import INFERENCE_ID, RequestHeaders
-from ..errors import ByocError, InternalError
+from ..errors import ByocError, InternalError, NotLoaded
 from ..handler import Handlers
 from ..logs import AccessLog
 from ..settings import Settings
 from .http import AnyResponse, Response, StreamingResponse, error_response
-from .multimodel import MultiModelRegistry, NotLoaded
+from .multimodel import MultiModelRegistry
 from .runtime import ModelRuntime, ModelState
 
 __all__ = ["Service"]

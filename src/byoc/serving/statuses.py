@@ -15,6 +15,7 @@ import logging
 from ..errors import (
     BadRequest,
     ByocError,
+    Conflict,
     ModelError,
     NotAcceptable,
     PayloadTooLarge,
@@ -41,7 +42,7 @@ _CODES = {
     error.status: error.code
     for error in (BadRequest, NotAcceptable, PayloadTooLarge, UnsupportedMediaType)
 }
-_CODES |= {404: "not_found", 409: "conflict", 503: ServiceUnavailable.code}
+_CODES |= {404: "not_found", 409: Conflict.code, 503: ServiceUnavailable.code}
 _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError, UnicodeError)
 
 
