@@ -173,7 +173,8 @@ def package(
 
 
 def register(cli: click.Group) -> None:
-    from .cli_deploy import delete, deploy, invoke, marketplace, transform
+    from .cli_deploy import delete, deploy, invoke
+    from .cli_jobs import marketplace, transform
 
     for command in (login, push, package, deploy, invoke, delete, transform, marketplace):
         cli.add_command(command)
