@@ -3,10 +3,12 @@
 A directory (made by the gunicorn master, or by the service itself in a single process)
 with one file per model under ``models/`` (``{"name", "url"}``; created with O_EXCL, so
 two workers cannot both load a name) and one heartbeat per worker under ``workers/``
-(``{"pid", "loaded", "beat"}``). A model loaded through any worker is in the manifest, so
-every worker serves it (loading it on first use); a model deleted through any worker
-leaves the manifest, every worker's follower unloads it, and the deleting worker answers
-once no live worker's heartbeat lists it.
+(``{"pid", "loaded", "costs", "beat"}``: what it holds and what each cost it in memory),
+and a datagram socket per worker (``workers/<pid>.sock``) that wakes its follower. A model
+loaded through any worker is in the manifest, so every worker serves it (each loads its own
+copy); a model deleted through any worker leaves the manifest, the deleting worker wakes
+the others, their followers unload it, and it answers once no live worker's heartbeat
+lists it.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Entry", "Manifest"]
+__all__ = ["Entry", "Manifest", "WorkerView"]
 
-HEARTBEAT_STALE = 5.0  # seconds: a worker that has not beaten for this long is gone
+# A worker whose process is alive but has not beaten for this long is hung, not busy: a
+# C extension may hold the GIL for seconds (a large model's load), so this is generous;
+# a worker that exits is removed by the master at once (``forget_worker``).
+HEARTBEAT_STALE = 300.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,13 @@ class Entry:
     name: str
     url: str
     used: float  # last use (mtime), for least-recently-used eviction
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    pid: int
+    loaded: frozenset[str]  # held or loading now
+    costs: dict[str, int]  # bytes each held model added to the worker's memory
 
 
 def _key(name: str) -> str:
@@ -98,28 +111,68 @@ class Manifest:
         return sorted(found, key=lambda entry: entry.name)
 
     # -- workers ------------------------------------------------------------------
-    def beat(self, pid: int, loaded: list[str]) -> None:
+    def beat(self, pid: int, loaded: list[str], costs: dict[str, int]) -> None:
         partial = self.workers / f".{pid}.json"
-        partial.write_text(json.dumps({"pid": pid, "loaded": loaded, "beat": time.time()}))
+        partial.write_text(
+            json.dumps({"pid": pid, "loaded": loaded, "costs": costs, "beat": time.time()})
+        )
         partial.replace(self.workers / f"{pid}.json")
 
-    def holders(self, name: str, except_pid: int) -> list[int]:
-        """Live workers other than ``except_pid`` that still hold ``name``."""
-        holding = []
+    def live_workers(self) -> list[WorkerView]:
+        views = []
         now = time.time()
         for path in self.workers.glob("[0-9]*.json"):
             try:
                 data = json.loads(path.read_text())
-            except (FileNotFoundError, ValueError):
+                pid = int(data.get("pid", 0))
+                beat = float(data.get("beat", 0))
+                loaded = frozenset(str(name) for name in data.get("loaded", []))
+                costs = {str(k): int(v) for k, v in dict(data.get("costs", {})).items()}
+            except (FileNotFoundError, ValueError, TypeError):
                 continue
-            pid = int(data.get("pid", 0))
-            if pid == except_pid or now - float(data.get("beat", 0)) > HEARTBEAT_STALE:
-                continue
-            if not _alive(pid):
-                continue
-            if name in data.get("loaded", []):
-                holding.append(pid)
-        return holding
+            if now - beat <= HEARTBEAT_STALE and _alive(pid):
+                views.append(WorkerView(pid, loaded, costs))
+        return views
+
+    def holders(self, name: str, except_pid: int) -> list[int]:
+        """Live workers other than ``except_pid`` that still hold ``name``."""
+        return [w.pid for w in self.live_workers() if w.pid != except_pid and name in w.loaded]
+
+    def forget_worker(self, pid: int) -> None:
+        """A worker exited (the master calls this): its heartbeat and socket go."""
+        for path in (self.workers / f"{pid}.json", self._socket_path(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    # -- wake-ups -----------------------------------------------------------------
+    def _socket_path(self, pid: int) -> Path:
+        return self.workers / f"{pid}.sock"
+
+    def listen(self, pid: int) -> socket.socket | None:
+        """This worker's wake-up socket (None where it cannot be made: the followers then
+        only poll)."""
+        path = self._socket_path(pid)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.bind(str(path))
+        except OSError:  # e.g. a path longer than sun_path's 108 bytes
+            sock.close()
+            return None
+        return sock
+
+    def wake_all(self, except_pid: int) -> None:
+        """Wake every other worker's follower now (a model left the manifest)."""
+        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sender.setblocking(False)
+        try:
+            for path in self.workers.glob("[0-9]*.sock"):
+                if path.stem != str(except_pid):
+                    with contextlib.suppress(OSError):  # gone, or its queue is full already
+                        sender.sendto(b"!", str(path))
+        finally:
+            sender.close()
 
 
 def _alive(pid: int) -> bool:

@@ -2,8 +2,9 @@
 
 The budget is ``BYOC_MME_MEMORY_BUDGET_MB``, else 90 % of the container's cgroup limit
 (v2 ``memory.max``, v1 ``memory.limit_in_bytes``), else 90 % of the machine's memory. The
-usage is the cgroup's when it has a limit, else the resident memory of this server's
-processes (the master and its workers).
+usage is the cgroup's when it has a limit (less its inactive file cache, which the kernel
+reclaims before it kills anything: the "working set" ``docker stats`` shows), else the
+resident memory of this server's processes (the master and its workers).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["budget_bytes", "release_free_memory", "usage_bytes"]
+__all__ = ["budget_bytes", "process_rss", "release_free_memory", "usage_bytes"]
 
 _CGROUP = Path("/sys/fs/cgroup")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -40,7 +41,23 @@ def budget_bytes(budget_mb: float | None) -> int:
     return int(limit * 0.9)
 
 
-def _rss(pid: int) -> int:
+def _inactive_file() -> int:
+    for path, key in (
+        (_CGROUP / "memory.stat", "inactive_file"),
+        (_CGROUP / "memory" / "memory.stat", "total_inactive_file"),
+    ):
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            name, _, value = line.partition(" ")
+            if name == key and value.strip().isdigit():
+                return int(value)
+    return 0
+
+
+def process_rss(pid: int) -> int:
     try:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
@@ -52,7 +69,7 @@ def usage_bytes() -> int:
         for path in (_CGROUP / "memory.current", _CGROUP / "memory" / "memory.usage_in_bytes"):
             current = _read_int(path)
             if current is not None:
-                return current
+                return max(0, current - _inactive_file())
     master = os.getppid()  # in a gunicorn worker; in a single process, our parent is cheap
     pids = {os.getpid()}
     for entry in Path("/proc").iterdir():
@@ -63,7 +80,7 @@ def usage_bytes() -> int:
                 continue
             if ppid == master:
                 pids.add(int(entry.name))
-    return sum(_rss(pid) for pid in pids) + _rss(master)
+    return sum(process_rss(pid) for pid in pids) + process_rss(master)
 
 
 def release_free_memory() -> None:

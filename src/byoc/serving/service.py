@@ -11,9 +11,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -36,6 +38,11 @@ TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
 log = logging.getLogger("byoc.serving")
 
 
+def _remove_state(models: MultiModelRegistry, root: str) -> None:
+    models.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 class Service:
     """One worker's model and the request pipeline around it."""
 
@@ -53,8 +60,13 @@ class Service:
         )
         self.models: MultiModelRegistry | None = None
         if settings.multi_model:
-            root = settings.mme_state_dir or tempfile.mkdtemp(prefix="byoc-mme-")
-            self.models = MultiModelRegistry(settings, self.codecs, Path(root))
+            root = settings.mme_state_dir
+            if root is None:  # in one process (tests, the Flask dev server): our own, removed
+                root = tempfile.mkdtemp(prefix="byoc-mme-")  # when the service goes or at exit
+                self.models = MultiModelRegistry(settings, self.codecs, Path(root))
+                weakref.finalize(self, _remove_state, self.models, root)
+            else:
+                self.models = MultiModelRegistry(settings, self.codecs, Path(root))
         self._access = (
             AccessLog(settings.log_format)
             if settings.access_log and settings.log_level <= logging.INFO
@@ -92,7 +104,13 @@ class Service:
         most one worker per CPU at a time).
         """
         if self.models is not None:
-            thread = threading.Thread(target=self._freeze, name="byoc-mme-start", daemon=True)
+            models = self.models
+
+            def start() -> None:  # this worker's follower: it loads its copies from now on
+                models.copies.start()
+                self._freeze()
+
+            thread = threading.Thread(target=start, name="byoc-mme-start", daemon=True)
             thread.start()
             return thread
         return self.runtime.start_loading(slot, then=self._freeze)
