@@ -3,7 +3,10 @@
 ``http`` (Response, the JSON error body), ``statuses`` (exception → status and code),
 ``negotiation`` (Content-Type and Accept), ``results`` (what handlers return),
 ``pipeline`` (decode → predict → encode, planned at load time), ``runtime`` (one model:
-load, health, invoke), ``service`` (a worker's service: settings, runtime, access log).
+load, health, invoke), ``registry`` (which model a request goes to: one, or the
+multi-model ``multimodel`` with its ``manifest``, ``worker_models``, ``memory`` and
+``models_api``), ``streaming``, ``batch`` (``/execution-parameters``), ``service`` (a
+worker's service: settings, registry, access log).
 """
 
 from __future__ import annotations

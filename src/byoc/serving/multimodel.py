@@ -22,6 +22,7 @@ from ..codecs import CodecRegistry
 from ..errors import BadRequest, Conflict, InsufficientMemory, NotLoaded, ServiceUnavailable
 from ..handler import Handlers, load_handlers
 from ..settings import Settings
+from .http import Response
 from .manifest import Entry, Manifest
 from .memory import budget_bytes, usage_bytes
 from .runtime import ModelRuntime, ModelState
@@ -106,9 +107,14 @@ class MultiModelRegistry:
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
 
-    def runtime(self, name: str) -> ModelRuntime:
+    def runtime(self, name: str | None) -> ModelRuntime:
         """The model's copy in this worker (waiting for it to load, up to the model server
         timeout)."""
+        if name is None:
+            raise NotLoaded(
+                "this is a multi-model endpoint: POST /models/NAME/invoke "
+                "(X-Amzn-SageMaker-Target-Model through SageMaker)"
+            )
         entry = self.manifest.get(name)  # a stat and a small read: deleted means gone, here too
         if entry is None:
             self.copies.drop(name)
@@ -118,6 +124,9 @@ class MultiModelRegistry:
             raise ServiceUnavailable(f"model {name} failed to load: {runtime.failure}")
         self.manifest.touch(name)
         return runtime
+
+    def ping(self) -> Response:
+        return Response(200, b"", "text/plain")  # healthy with zero models loaded
 
     def close(self) -> None:
         self.copies.close()

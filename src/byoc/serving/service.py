@@ -1,4 +1,4 @@
-"""The service of one worker process: settings, the model runtime, the access log.
+"""The service of one worker process: settings, the model registry, the access log.
 
 ``invoke`` takes the bytes and headers of a request and returns a :class:`Response`,
 never raising; ``ping`` says whether a prediction would succeed now. Adapters (the WSGI
@@ -23,12 +23,13 @@ from typing import Any
 
 from ..codecs import CodecRegistry, default_registry
 from ..context import INFERENCE_ID, RequestHeaders
-from ..errors import ByocError, InternalError, NotLoaded
+from ..errors import ByocError, InternalError
 from ..handler import Handlers
 from ..logs import AccessLog
 from ..settings import Settings
 from .http import AnyResponse, Response, StreamingResponse, error_response
 from .multimodel import MultiModelRegistry
+from .registry import ModelRegistry, SingleModel
 from .runtime import ModelRuntime, ModelState
 
 __all__ = ["Service"]
@@ -58,15 +59,15 @@ class Service:
         self.runtime = ModelRuntime(
             settings, self.codecs, str(settings.paths.model_dir), handlers=handlers
         )
-        self.models: MultiModelRegistry | None = None
+        self.models: MultiModelRegistry | None = None  # the /models API, when there is one
+        self.registry: ModelRegistry = SingleModel(self.runtime)
         if settings.multi_model:
             root = settings.mme_state_dir
-            if root is None:  # in one process (tests, the Flask dev server): our own, removed
-                root = tempfile.mkdtemp(prefix="byoc-mme-")  # when the service goes or at exit
-                self.models = MultiModelRegistry(settings, self.codecs, Path(root))
+            owned = root is None  # in one process (tests, the Flask dev server): our own
+            root = root or tempfile.mkdtemp(prefix="byoc-mme-")
+            self.models = self.registry = MultiModelRegistry(settings, self.codecs, Path(root))
+            if owned:  # removed when the service goes, or at exit
                 weakref.finalize(self, _remove_state, self.models, root)
-            else:
-                self.models = MultiModelRegistry(settings, self.codecs, Path(root))
         self._access = (
             AccessLog(settings.log_format)
             if settings.access_log and settings.log_level <= logging.INFO
@@ -128,9 +129,7 @@ class Service:
 
     # -- requests -----------------------------------------------------------
     def ping(self) -> Response:
-        if self.models is not None:
-            return Response(200, b"", "text/plain")  # healthy with zero models loaded
-        return self.runtime.health()
+        return self.registry.ping()
 
     def invoke(
         self,
@@ -145,7 +144,7 @@ class Service:
         inference_id = attributes.get(INFERENCE_ID) or os.urandom(16).hex()
         response: AnyResponse
         try:
-            response = self._runtime(model).invoke(
+            response = self.registry.runtime(model).invoke(
                 body, content_type, accept, attributes, inference_id
             )
         except ByocError as exc:
@@ -172,16 +171,6 @@ class Service:
                 False,
             )  # fmt: skip
         return response
-
-    def _runtime(self, model: str | None) -> ModelRuntime:
-        if self.models is None:
-            return self.runtime
-        if model is None:
-            raise NotLoaded(
-                "this is a multi-model endpoint: POST /models/NAME/invoke "
-                "(X-Amzn-SageMaker-Target-Model through SageMaker)"
-            )
-        return self.models.runtime(model)
 
     def _log_access(
         self, route: str, started: float, size_in: int, status: int, size_out: int,
