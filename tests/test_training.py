@@ -194,10 +194,12 @@ def test_nonzero_exit_without_traceback_uses_the_last_stderr_line(tmp_path: Path
     assert failure(paths).splitlines()[0].endswith("exited with code 3: giving up: no GPU found")
 
 
-def test_killed_program_says_out_of_memory(tmp_path: Path) -> None:
+def test_killed_program_names_the_signal_and_the_oom_killer(tmp_path: Path) -> None:
     paths = job(tmp_path)
     assert run(paths, "sigkill") == 137
-    assert "killed by SIGKILL (most likely out of memory" in failure(paths).splitlines()[0]
+    line = failure(paths).splitlines()[0]
+    assert "killed by SIGKILL (signal 9, exit code 137), " in line
+    assert "out-of-memory killer" in line  # whether it was (tests/test_training_faults.py)
 
 
 def test_memory_error_is_named(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import os
 import shlex
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +19,8 @@ from ..paths import DEFAULT_ROOT, MLPaths
 from .config import TrainingConfig, read_config
 from .environment import hyperparameter_args, training_env
 from .errors import TrainingError
+from .failure import FAILURE_REASON_CHARS, failure_summary, write_failure
+from .supervisor import DEFAULT_GRACE_SECONDS, Supervisor
 
 __all__ = [
     "FAILURE_REASON_CHARS",
@@ -32,9 +33,7 @@ __all__ = [
 
 log = logging.getLogger("byoc.training")
 
-FAILURE_REASON_CHARS = 1024  # what SageMaker shows as FailureReason
-_TAIL_BYTES = 16 * 1024
-_TRACEBACK = "Traceback (most recent call last):"
+MAX_GRACE_SECONDS = 115.0  # SageMaker's SIGKILL comes 120 s after SIGTERM
 
 
 def locate_program(
@@ -115,82 +114,6 @@ def wait_for_hosts(
             time.sleep(1.0)
 
 
-def _exception_line(stderr: str) -> str | None:
-    """The ``Type: message`` line of the last Python traceback in ``stderr``."""
-    lines = stderr.splitlines()
-    start = max((i for i, line in enumerate(lines) if line.startswith(_TRACEBACK)), default=-1)
-    if start >= 0:
-        for line in lines[start + 1 :]:
-            if line and not line[0].isspace() and not line.startswith(_TRACEBACK):
-                return line.strip()
-    return None
-
-
-def failure_summary(returncode: int, stderr: str, program: str, stopped: bool) -> str:
-    """The first line of the failure file: what went wrong, error type first."""
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        how = f"was killed by {name}"
-        if -returncode == signal.SIGKILL:
-            how += " (most likely out of memory: the kernel's OOM killer sends SIGKILL)"
-    else:
-        how = f"exited with code {returncode}"
-    if stopped:
-        how += " after SIGTERM (StopTrainingJob or MaxRuntime)"
-    cause = _exception_line(stderr)
-    if cause is None:
-        last = [line.strip() for line in stderr.splitlines() if line.strip()]
-        cause = last[-1] if last else None
-        if cause and "MemoryError" in stderr:
-            cause = "MemoryError: " + cause
-    summary = f"AlgorithmError: training program {program} {how}"
-    return f"{summary}: {cause}" if cause else summary
-
-
-def write_failure(paths: MLPaths, summary: str, details: str = "") -> None:
-    """Write ``/opt/ml/output/failure``: summary first (SageMaker keeps 1024 characters)."""
-    text = summary.rstrip() + "\n"
-    if details.strip():
-        text += "\n" + details.strip() + "\n"
-    try:
-        paths.output_dir.mkdir(parents=True, exist_ok=True)
-        paths.failure_file.write_text(text)
-    except OSError as exc:
-        log.error("cannot write %s: %s", paths.failure_file, exc)
-    log.error("%s", summary)
-
-
-class _StderrTee:
-    """Copy the child's stderr to ours as it comes, keeping the last bytes for the failure file."""
-
-    def __init__(self, source: int) -> None:
-        self._source = source
-        self._tail = bytearray()
-        self._thread = threading.Thread(target=self._pump, name="byoc-stderr", daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        out = sys.stderr.buffer if hasattr(sys.stderr, "buffer") else None
-        while True:
-            try:
-                chunk = os.read(self._source, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            if out is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    out.write(chunk)
-                    out.flush()
-            self._tail += chunk
-            if len(self._tail) > _TAIL_BYTES:
-                del self._tail[: len(self._tail) - _TAIL_BYTES]
-
-    def text(self) -> str:
-        self._thread.join(10)
-        return self._tail.decode("utf-8", "replace")
-
-
 def _prepare(paths: MLPaths) -> None:
     for directory in paths.training_output_dirs:
         try:
@@ -201,29 +124,43 @@ def _prepare(paths: MLPaths) -> None:
         paths.failure_file.unlink()  # a stale failure from an earlier local run
 
 
+def _seconds(
+    environ: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # also false for nan
+        raise TrainingError(f"{name}={raw!r}: must be a number of seconds from {low:g} to {high:g}")
+    return value
+
+
 def run_training(paths: MLPaths | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run one training job; return the process exit code (0 = success)."""
     environ = dict(os.environ if env is None else env)
     paths = paths or MLPaths(Path(environ.get("SAGEMAKER_BASE_DIR") or DEFAULT_ROOT))
-    stop = threading.Event()
-    child: list[subprocess.Popen[bytes]] = []
+    supervisor = Supervisor()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
         log.info("received %s: passing it on to the training program", signal.Signals(signum).name)
-        for process in child:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signum)
+        supervisor.forward(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        supervisor.grace = _seconds(
+            environ, "BYOC_TRAINING_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, 1, MAX_GRACE_SECONDS
+        )
         _prepare(paths)
         config = read_config(paths)
         argv, program, cwd = locate_program(paths, config, environ)
         if config.resources.is_distributed:
-            timeout = float(environ.get("BYOC_HOST_WAIT_SECONDS") or 300)
+            timeout = _seconds(environ, "BYOC_HOST_WAIT_SECONDS", 300, 0, 86400)
             log.info("waiting for hosts %s", ", ".join(config.resources.hosts))
-            wait_for_hosts(config.resources.hosts, timeout, stop=stop)
+            wait_for_hosts(config.resources.hosts, timeout, stop=supervisor.stop)
         child_env = {
             **environ,
             **training_env(paths, config, program),
@@ -231,27 +168,24 @@ def run_training(paths: MLPaths | None = None, env: Mapping[str, str] | None = N
         }
         args = hyperparameter_args(config)
         log.info("running %s", shlex.join([*argv, *args]))
-        process = subprocess.Popen([*argv, *args], env=child_env, cwd=cwd, stderr=subprocess.PIPE)
-        child.append(process)
-        if stop.is_set():  # SIGTERM arrived while starting
-            process.send_signal(signal.SIGTERM)
-        assert process.stderr is not None
-        tee = _StderrTee(process.stderr.fileno())
-        returncode = process.wait()
-        stderr = tee.text()
-        process.stderr.close()
+        outcome = supervisor.run([*argv, *args], child_env, cwd)
+        returncode = outcome.returncode
         if returncode == 0:
             log.info("training program %s succeeded", program)
             return 0
         own = ""
         if paths.failure_file.exists():  # the program wrote one itself: it follows ours
             own = paths.failure_file.read_text(errors="replace").strip()
-        tail = "stderr (last lines):\n" + stderr[-3000:].strip()
-        write_failure(
-            paths,
-            failure_summary(returncode, stderr, program, stop.is_set()),
-            "\n\n".join(part for part in (own, tail) if part),
+        tail = "stderr (last lines):\n" + outcome.stderr[-3000:].strip()
+        summary = failure_summary(
+            returncode,
+            outcome.stderr,
+            program,
+            outcome.stopped,
+            grace=supervisor.grace if outcome.killed_after_grace else None,
+            oom=outcome.oom,
         )
+        write_failure(paths, summary, "\n\n".join(part for part in (own, tail) if part))
         return returncode if returncode > 0 else 128 - returncode
     except TrainingError as exc:
         write_failure(paths, str(exc))
