@@ -58,10 +58,15 @@ class CodecRegistry:
         return tuple(self._codecs)
 
 
-def default_registry() -> CodecRegistry:
-    """A fresh registry with the built-in codecs (no pickle anywhere)."""
+def default_registry(max_bytes: int | None = None) -> CodecRegistry:
+    """A fresh registry with the built-in codecs (no pickle anywhere).
+
+    ``max_bytes`` bounds what a compressed body (NPZ) may decompress to; the service
+    passes its payload limit (default: SageMaker's 6 MiB).
+    """
     from . import csv, json, jsonlines, npy, npz, recordio
 
+    archive = npz.CODEC if max_bytes is None else npz.NpzCodec(max_bytes)
     return CodecRegistry(
-        (json.CODEC, csv.CODEC, jsonlines.CODEC, npy.CODEC, npz.CODEC, recordio.CODEC)
+        (json.CODEC, csv.CODEC, jsonlines.CODEC, npy.CODEC, archive, recordio.CODEC)
     )

@@ -2,7 +2,8 @@
 
 A one-row body decodes to shape ``(1, n)``, not ``(n,)`` as the sagemaker-inference
 toolkit's ``genfromtxt`` gives; ``predict_fn``s written for the toolkit that reshape 1-D
-input keep working. Empty fields become NaN.
+input keep working. Empty fields become NaN. A quoted field longer than Python's
+``csv.field_size_limit()`` (131,072 characters) is a 400: no number is that long.
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ class CsvCodec:
     def decode(self, body: bytes, media_type: MediaType) -> Any:
         text = decode_text(body, media_type)
         if '"' in text:
-            return _parse_rows(_csv.reader(io.StringIO(text)))
+            try:
+                return _parse_rows(_csv.reader(io.StringIO(text)))
+            except _csv.Error as exc:  # a quoted field over csv.field_size_limit(), a NUL
+                raise BadRequest(f"invalid CSV: {exc}") from None
         lines = text.splitlines()
         if len(lines) >= _C_PARSER_MIN_ROWS and not text.isspace():
             # numpy's C parser is ~4x faster on many rows; anything it refuses (empty

@@ -55,7 +55,7 @@ class Service:
         codecs: CodecRegistry | None = None,
     ) -> None:
         self.settings = settings
-        self.codecs = codecs or default_registry()
+        self.codecs = codecs or default_registry(settings.max_payload_bytes)
         self.runtime = ModelRuntime(
             settings, self.codecs, str(settings.paths.model_dir), handlers=handlers
         )
