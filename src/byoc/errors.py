@@ -12,12 +12,14 @@ __all__ = [
     "BadRequest",
     "ByocError",
     "Conflict",
+    "HeadersTooLarge",
     "InsufficientMemory",
     "InternalError",
     "ModelError",
     "NotAcceptable",
     "NotLoaded",
     "PayloadTooLarge",
+    "RequestTimeout",
     "ServiceUnavailable",
     "SettingsError",
     "UnsupportedMediaType",
@@ -58,6 +60,20 @@ class PayloadTooLarge(ByocError):
 
     status = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(ByocError):
+    """The request did not arrive within BYOC_REQUEST_READ_TIMEOUT (408)."""
+
+    status = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(ByocError):
+    """The request head is larger than the server reads (431)."""
+
+    status = 431
+    code = "request_header_fields_too_large"
 
 
 class UnsupportedMediaType(ByocError):

@@ -22,6 +22,7 @@ from gunicorn.glogging import Logger
 from .core import Service
 from .serving.manifest import Manifest
 from .settings import Settings, cpu_count
+from .tmpdir import ensure_tmpdir
 from .wsgi import HotPath, WSGIApp
 
 __all__ = ["ByocServer", "GunicornLogger", "gunicorn_options", "load_slot", "run", "wsgi_app"]
@@ -46,8 +47,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "bind": [f"{settings.host}:{settings.port}"],
         "workers": settings.workers,
         # gthread: /ping is answered by another thread while a prediction runs, and
-        # keep-alive connections from SageMaker's front end are reused.
-        "worker_class": "gthread",
+        # keep-alive connections from SageMaker's front end are reused; byoc's subclass
+        # reads each request whole before a thread gets it (see byoc.worker).
+        "worker_class": "byoc.worker.ByocWorker" if settings.worker == "byoc" else "gthread",
         "threads": settings.threads,
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,
@@ -174,6 +176,7 @@ def wsgi_app(settings: Settings, service: Service) -> WSGIApp:
 
 
 def run(settings: Settings) -> int:
+    ensure_tmpdir()  # a read-only root file system: /dev/shm, or one line saying what to mount
     log.info(
         "byoc serving on %s:%d with %d worker(s) x %d thread(s), model from %s",
         settings.host,

@@ -128,6 +128,10 @@ class Settings:
     timeout: int = 60
     graceful_timeout: int = 25
     max_payload_bytes: int = 6 * 1024 * 1024
+    # A request (head and body) must arrive within this many seconds of its first byte;
+    # until it has, it is read by the worker's event loop, not by a thread.
+    request_read_timeout: float = 30.0
+    worker: str = "byoc"  # BYOC_WORKER=gthread: gunicorn's own worker (threads read requests)
     default_accept: str | None = None
     # With no Accept: "json" answers in the default accept (the AWS toolkit's behaviour),
     # "request" in the request's own type when a codec encodes it (byoc's former default).
@@ -183,6 +187,8 @@ class Settings:
             timeout=timeout,
             graceful_timeout=_int(e, "BYOC_GRACEFUL_TIMEOUT", 25, 1, 3600),
             max_payload_bytes=int(payload_mb * 1024 * 1024),
+            request_read_timeout=_float(e, "BYOC_REQUEST_READ_TIMEOUT", 30.0, 0.1, 3600.0),
+            worker=_choice(e, "BYOC_WORKER", "byoc", ("byoc", "gthread")),
             default_accept=default_accept,
             accept_default=_choice(e, "BYOC_ACCEPT_DEFAULT", "json", ("json", "request")),
             handler=(e.get("BYOC_HANDLER") or "").strip() or None,

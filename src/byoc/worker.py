@@ -1,0 +1,301 @@
+"""byoc's gunicorn worker: gthread, but a request is read whole before a thread gets it.
+
+gunicorn's gthread worker hands a connection to a thread as soon as its first bytes
+arrive, and the thread then reads the rest with no deadline: sixteen clients that send
+half a request head and stop hold every thread, and ``/ping`` (which SageMaker must get
+an answer from within 2 s) waits behind them. Here the worker's event loop reads each
+request into a buffer (non-blocking, :class:`~byoc.request_scan.RequestScan` says when it
+is whole) and only then gives it to a thread, whose parser finds every byte already
+there. A request that is not whole ``BYOC_REQUEST_READ_TIMEOUT`` seconds after its first
+byte is answered 408; a declared body over the payload limit is answered 413 before it is
+read, a head over 64 KiB 431. Threads' own socket reads and writes time out after the
+same interval, so a client that stops reading a response frees its thread too.
+
+Every error the server itself answers (these, and gunicorn's own 400s for a malformed
+request line or header) is the JSON body every other error has, not gunicorn's HTML.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import re
+import socket
+import time
+from functools import partial
+from typing import Any
+
+from gunicorn.http import errors as http_errors
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from .errors import (
+    BadRequest,
+    ByocError,
+    HeadersTooLarge,
+    InternalError,
+    PayloadTooLarge,
+    RequestTimeout,
+)
+from .request_scan import MAX_HEAD, RequestScan, Verdict
+from .serving.http import error_response, status_line
+from .serving.runtime import too_large_message
+from .settings import Settings
+
+__all__ = ["ByocWorker"]
+
+BUFFER_CAP = 8 * 1024 * 1024  # a body larger than this (streamed transform input) goes on
+RECV_SIZE = 256 * 1024
+DRAIN_SECONDS = 2.0  # after a refusal, read (and drop) what the client still sends
+_EVENT_READ = 1  # selectors.EVENT_READ
+_CHECK_EVERY = 0.25  # seconds between deadline sweeps
+_EXPECT = re.compile(rb"(?im)^expect:[^\r\n]*\r\n")
+
+
+class TimedSocket(socket.socket):
+    """A client socket whose blocking mode has a timeout: a thread never waits forever."""
+
+    byoc_timeout: float = 30.0
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(self.byoc_timeout)
+        else:
+            super().setblocking(False)
+
+
+class _Reading:
+    """A connection whose request is being read by the event loop."""
+
+    __slots__ = ("buffer", "continued", "deadline", "draining", "registered", "scan")
+
+    def __init__(self, scan: RequestScan, deadline: float, buffer: bytes) -> None:
+        self.scan = scan
+        self.deadline = deadline
+        self.buffer = bytearray(buffer)
+        self.registered = False
+        self.draining = False
+        self.continued = False  # we sent "100 Continue"
+
+
+class ByocWorker(ThreadWorker):  # type: ignore[misc]
+    def init_process(self) -> None:
+        settings = getattr(self.app, "settings", None)
+        self.settings: Settings = settings if isinstance(settings, Settings) else Settings()
+        self.reading: dict[TConn, _Reading] = {}
+        self._next_sweep = 0.0
+        super().init_process()
+
+    # -- connections in ------------------------------------------------------------
+    def accept(self, listener: Any) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        timed = TimedSocket(client.family, client.type, client.proto, fileno=client.detach())
+        timed.byoc_timeout = self.settings.request_read_timeout
+        self.nr_conns += 1
+        self.enqueue_req(TConn(self.cfg, timed, address, listener.getsockname()))
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """Every way a connection reaches the thread pool (new, kept alive, pipelined)
+        passes here: read its request whole first."""
+        if getattr(conn, "byoc_ready", False):
+            conn.byoc_ready = False
+            super().enqueue_req(conn)
+            return
+        leftover = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
+        limit = self.settings.max_payload_bytes
+        timeout = self.settings.request_read_timeout if leftover else self.cfg.keepalive
+        state = _Reading(RequestScan(limit, BUFFER_CAP), time.monotonic() + timeout, leftover)
+        self.reading[conn] = state
+        conn.sock.setblocking(False)
+        if leftover and self._verdict(conn, state) is not Verdict.MORE:
+            return
+        self._on_readable(conn, conn.sock)  # a kept-alive connection has its data already
+
+    def _on_readable(self, conn: TConn, _sock: Any) -> None:
+        state = self.reading.get(conn)
+        if state is None:
+            return
+        while True:
+            try:
+                data = conn.sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                data = b""
+            if not data:  # the client went away
+                self._close(conn)
+                return
+            if state.draining:
+                continue
+            if not state.buffer:  # the clock for a whole request starts at its first byte
+                state.deadline = time.monotonic() + self.settings.request_read_timeout
+            state.buffer += data
+            if self._verdict(conn, state) is not Verdict.MORE:
+                return
+            if len(data) < RECV_SIZE:
+                break
+        if not state.registered:
+            self.poller.register(conn.sock, _EVENT_READ, partial(self._on_readable, conn))
+            state.registered = True
+
+    def _verdict(self, conn: TConn, state: _Reading) -> Verdict:
+        verdict = state.scan.feed(state.buffer)
+        if verdict is Verdict.MORE:
+            if state.scan.expects_continue and state.scan.head_end >= 0:
+                self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
+                state.scan.expects_continue = False
+                state.continued = True
+            return verdict
+        if verdict is Verdict.READY:
+            self._dispatch(conn, state)
+        elif verdict is Verdict.TOO_LARGE:
+            limit = self.settings.max_payload_bytes
+            self._refuse(conn, PayloadTooLarge(too_large_message(state.scan.length, limit)))
+        else:
+            self._refuse(conn, HeadersTooLarge(f"the request head is over {MAX_HEAD} bytes"))
+        return verdict
+
+    def _dispatch(self, conn: TConn, state: _Reading) -> None:
+        self._forget(conn, state)
+        conn.sock.setblocking(True)
+        conn.init()  # the HTTP/1.1 parser (no TLS here), fed from the buffer
+        data = bytes(state.buffer)
+        if state.continued:  # so that gunicorn does not send a second "100 Continue"
+            end = state.scan.head_end
+            data = _EXPECT.sub(b"", data[:end]) + data[end:]
+        conn.parser.unreader.unread(data)
+        conn.data_ready = True
+        conn.byoc_ready = True
+        self.enqueue_req(conn)
+
+    # -- refusals and deadlines ----------------------------------------------------
+    def _refuse(self, conn: TConn, error: ByocError) -> None:
+        """Answer from the event loop and close, reading what the client still sends for a
+        moment so that closing does not reset the connection before it reads the answer."""
+        self.log.warning("refused a request from %s: %s %s", conn.client, error.status, error)
+        self._send(conn, _wire(error))
+        state = self.reading.get(conn)
+        if state is None:
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        state.draining = True
+        state.buffer = bytearray()
+        state.deadline = time.monotonic() + DRAIN_SECONDS
+        if not state.registered:
+            self.poller.register(conn.sock, _EVENT_READ, partial(self._on_readable, conn))
+            state.registered = True
+
+    def _send(self, conn: TConn, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            conn.sock.send(data)  # small, into an empty socket buffer: all of it
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        if now < self._next_sweep and self.alive:
+            return
+        self._next_sweep = now + _CHECK_EVERY
+        for conn, state in list(self.reading.items()):
+            idle = not state.buffer and not state.draining
+            if state.deadline <= now or (idle and not self.alive):
+                if state.draining or idle:
+                    self._close(conn)
+                else:
+                    seconds = self.settings.request_read_timeout
+                    self._refuse(
+                        conn,
+                        RequestTimeout(
+                            f"the request did not arrive within {seconds:g} s of its first "
+                            "byte (BYOC_REQUEST_READ_TIMEOUT)"
+                        ),
+                    )
+
+    def _forget(self, conn: TConn, state: _Reading) -> None:
+        if state.registered:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(conn.sock)
+        self.reading.pop(conn, None)
+
+    def _close(self, conn: TConn) -> None:
+        state = self.reading.get(conn)
+        if state is not None:
+            self._forget(conn, state)
+        self.nr_conns -= 1
+        conn.close()
+
+    # -- gunicorn's own errors, as JSON --------------------------------------------
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        status, message = _gunicorn_status(exc)
+        if status >= 500:
+            self.log.exception("Error handling request")
+            error: ByocError = InternalError("internal server error")
+        else:
+            self.log.warning("Invalid request from %s: %s", (addr or ("",))[0], exc)
+            error = BadRequest(message, status=status, code=_CODES.get(status, "bad_request"))
+        try:
+            client.setblocking(False)
+            client.send(_wire(error))
+        except OSError:
+            self.log.debug("Failed to send error message.")
+
+
+_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "request_header_fields_too_large",
+    501: "not_implemented",
+}
+
+
+def _gunicorn_status(exc: BaseException) -> tuple[int, str]:
+    """The status gunicorn gives each of its parser's errors (workers/base.py)."""
+
+    def kind(*names: str) -> tuple[type, ...]:
+        return tuple(getattr(http_errors, n) for n in names if hasattr(http_errors, n))
+
+    text = str(exc)
+    if isinstance(exc, kind("InvalidResponseHeader", "InvalidResponseHeaderName")):
+        return 500, text
+    if isinstance(exc, kind("LimitRequestLine")):
+        return 414, text
+    if isinstance(exc, kind("LimitRequestHeaders")):
+        return 431, f"error parsing headers: {text}"
+    if isinstance(exc, kind("ExpectationFailed")):
+        return 417, text
+    if isinstance(exc, kind("ForbiddenProxyRequest")):
+        return 403, "request forbidden"
+    if isinstance(exc, kind("UnsupportedTransferCoding")):
+        return 501, text
+    if isinstance(exc, kind("InvalidRequestLine")):
+        return 400, f"invalid request line {text!r}"
+    if isinstance(exc, kind("InvalidRequestMethod")):
+        return 400, f"invalid method {text!r}"
+    if isinstance(exc, kind("InvalidHTTPVersion")):
+        return 400, f"invalid HTTP version {text!r}"
+    client_errors = kind(
+        "InvalidHeader", "InvalidHeaderName", "InvalidProxyLine", "InvalidSchemeHeaders",
+        "ObsoleteFolding", "InvalidChunkSize", "ChunkMissingTerminator",
+        "InvalidChunkExtension", "InvalidH2CPreface", "NoMoreData",
+    )  # fmt: skip
+    if isinstance(exc, client_errors):
+        return 400, text
+    return 500, text
+
+
+def _wire(error: ByocError) -> bytes:
+    """A whole HTTP/1.1 response for an error the server answers itself; it closes."""
+    response = error_response(error)
+    head = [f"HTTP/1.1 {status_line(response.status)}"]
+    head += [f"{name}: {value}" for name, value in response.wire_headers() if name != "Connection"]
+    head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body
