@@ -137,18 +137,12 @@ def test_sigterm_answers_what_was_in_flight_and_leaves_no_process(ml_root: Path)
         server.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect in the server (src/byoc/server.py, gunicorn's stop): the workers keep the "
-    "listener open through the graceful period without accepting; what connects meanwhile "
-    "is reset when they exit",
-)
 def test_a_connection_accepted_after_sigterm_is_answered_or_refused_never_reset(
     ml_root: Path,
 ) -> None:
-    """While a long request finishes, the workers still hold the listening socket (the
-    master closed only its own copy): the kernel completes new connections into the
-    backlog, nobody accepts them, and when the last worker exits they are reset."""
+    """While a long request finishes, a stopping worker no longer holds the listening
+    socket (gunicorn's gthread kept it through the graceful period: the kernel completed
+    new connections into a backlog nobody accepted from, and reset them at exit)."""
     server = start(ml_root, delay=3)
     try:
         load = Load(server.port, clients=1)

@@ -98,6 +98,26 @@ class ByocWorker(ThreadWorker):  # type: ignore[misc]
         self.nr_conns += 1
         self.enqueue_req(TConn(self.cfg, timed, address, listener.getsockname()))
 
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """When the worker stops, it takes in what already waits in the listen backlog and
+        then closes its copy of the listening socket at once, not after the graceful period:
+        a client that connects meanwhile is refused (and can retry elsewhere) instead of
+        queueing on a socket nobody accepts from and being reset when the worker exits."""
+        if enabled or self.alive:
+            super().set_accept_enabled(enabled)
+            return
+        for listener in self.sockets:
+            for _ in range(1024):  # bounded: the backlog gunicorn asks for is 2048 at most
+                before = self.nr_conns
+                with contextlib.suppress(OSError):
+                    listener.setblocking(False)
+                    self.accept(listener)
+                if self.nr_conns == before:
+                    break
+        super().set_accept_enabled(False)
+        for listener in self.sockets:
+            listener.close()
+
     def enqueue_req(self, conn: TConn) -> None:
         """Every way a connection reaches the thread pool (new, kept alive, pipelined)
         passes here: read its request whole first."""
