@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from .cli_check import check_command
 from .errors import SettingsError
 from .local_mme.command import invoke_command
 from .local_transform.command import transform_command
@@ -86,6 +87,7 @@ def local() -> None:
 
 local.add_command(transform_command)
 local.add_command(invoke_command)
+cli.add_command(check_command)
 
 
 def _docker_or_exit() -> None:
