@@ -9,8 +9,11 @@ resident memory of this server's processes (the master and its workers).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 from pathlib import Path
+from typing import Any
 
 __all__ = ["budget_bytes", "process_rss", "release_free_memory", "usage_bytes"]
 
@@ -86,13 +89,16 @@ def usage_bytes() -> int:
 def release_free_memory() -> None:
     """Give memory freed by an unloaded model back to the OS (glibc's malloc_trim), so that
     RSS, which the budget reads, goes down after a DELETE; a no-op without glibc."""
-    import ctypes
-    import ctypes.util
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
-    name = ctypes.util.find_library("c")
+
+@functools.cache
+def _malloc_trim() -> Any:
+    # The C library the process already has (no ctypes.util.find_library: it forks a
+    # shell for ldconfig, which on a multi-model endpoint is a copy of the worker).
     try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
     except OSError:
-        pass
+        return None
