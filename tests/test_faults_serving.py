@@ -92,12 +92,15 @@ def test_a_killed_worker_fails_only_its_own_requests_and_is_replaced(ml_root: Pa
         assert sum(r.outcome == "ok" and r.pid == survivor for r in results) > 10
 
 
-def test_sigterm_answers_what_was_in_flight_and_leaves_no_process(ml_root: Path) -> None:
-    """Requests sent before SIGTERM are answered; the tree exits in < 30 s, nothing is left.
+def test_sigterm_answers_every_accepted_request_and_leaves_no_process(ml_root: Path) -> None:
+    """Under load, SIGTERM: every request sent before it is answered, a client may be
+    refused once the listener is gone (counted apart, not a failure), the tree exits in
+    < 30 s, and nothing of it is left.
 
-    Requests sent after it may be refused once the listener is gone; one that connected
-    before it was gone and then got a reset is the defect the next test pins down (counted
-    here, not judged).
+    A connect that races the last worker closing its listener can still be reset (the
+    kernel queued it an instant before the close; about one run in seven here): such a
+    reset must come at that instant, not later — a connection left queued through the
+    graceful period is the next test's failure.
     """
     server = start(ml_root, delay=0.5)
     try:
@@ -111,21 +114,21 @@ def test_sigterm_answers_what_was_in_flight_and_leaves_no_process(ml_root: Path)
             exited_in = time.monotonic() - stopped_at
             time.sleep(0.3)  # the clients see the listener gone
         results = load.results
-        before = [r for r in results if r.started < stopped_at - 0.1]  # surely accepted
-        after = [r for r in results if r.started >= stopped_at]
+        before = [r for r in results if r.started < stopped_at]
         answered = [r for r in before if r.outcome == "ok" and r.ended > stopped_at]
-        refused = [r for r in after if r.outcome == "refused"]
-        reset = [r for r in results if r.outcome == "failed" and r.started >= stopped_at - 0.1]
+        refused = [r for r in results if r.outcome == "refused"]
+        raced = [r for r in results if r.outcome == "failed" and r.started >= stopped_at]
         print(
             f"\nexit {code} in {exited_in:.2f} s; {len(results)} requests; in flight at "
-            f"SIGTERM and answered: {len(answered)}; after it: {len(refused)} refused, "
-            f"{len(reset)} connected and then reset"
+            f"SIGTERM and answered: {len(answered)}; refused: {len(refused)}; reset while "
+            f"the listener closed: {len(raced)}"
         )
         assert code == 0 and exited_in < 30
         assert all(r.outcome == "ok" for r in before), summary(before)
         assert answered, "nothing was in flight at SIGTERM: the test proves nothing"
         assert refused, "nothing was sent after the listener closed: the test proves nothing"
-        assert all(r.outcome in ("ok", "refused") for r in after if r not in reset)
+        closed_at = min(r.started for r in refused)
+        assert all(r.ended < closed_at + 0.05 for r in raced), summary(raced)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and (
             group_members(master) or any(alive(pid) for pid in workers)
