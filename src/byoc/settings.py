@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -85,6 +86,22 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     return value
 
 
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _preimport(env: Mapping[str, str]) -> str:
+    raw = (env.get("BYOC_PREIMPORT") or "").strip()
+    if raw.lower() in ("", "auto", "off"):
+        return raw.lower() or "auto"
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    bad = [name for name in names if not _MODULE.fullmatch(name)]
+    if bad or not names:
+        raise SettingsError(
+            f"BYOC_PREIMPORT={raw!r}: must be auto, off or module names separated by commas"
+        )
+    return ",".join(names)
+
+
 def _log_level(env: Mapping[str, str]) -> int:
     for name in ("BYOC_LOG_LEVEL", "SAGEMAKER_CONTAINER_LOG_LEVEL"):
         raw = env.get(name)
@@ -139,6 +156,7 @@ class Settings:
     handler: str | None = None
     program: str = "inference.py"
     preload: bool = False
+    preimport: str = "auto"  # fork-safe libraries the master imports before fork
     handler_concurrency: int = 1
     max_batch_size: int = 1
     max_batch_delay_ms: float = 2.0
@@ -194,6 +212,7 @@ class Settings:
             handler=(e.get("BYOC_HANDLER") or "").strip() or None,
             program=(e.get("SAGEMAKER_PROGRAM") or "inference.py").strip(),
             preload=_bool(e, "BYOC_PRELOAD_MODEL", False),
+            preimport=_preimport(e),
             handler_concurrency=_int(e, "BYOC_HANDLER_CONCURRENCY", 1, 1, 1024),
             max_batch_size=batch_size,
             max_batch_delay_ms=_float(e, "BYOC_MAX_BATCH_DELAY_MS", 2.0, 0.0, 10000.0),
