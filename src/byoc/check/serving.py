@@ -39,6 +39,7 @@ GARBAGE = b"\xff\xfe\x00\x01 not,a;record {[<\x00\n\x7f\x80garbage\xc3\x28"
 ACCEPT_LIMIT = 0.250
 SLOW_CLIENTS = 64
 CONNECTS = 20
+NOT_READY_RETRY = 10.0
 
 
 class _Endpoint:
@@ -227,14 +228,22 @@ def _ping_latency(startup: Startup, later: list[float]) -> Outcome:
 
 
 def _prediction(container: Container, sample: Sample) -> Outcome:
+    """The sample must succeed; a 503 is retried for 10 s (answering 503 right after /ping
+    said 200 is ``ping-before-load``'s failure, not this rule's)."""
+    began = time.monotonic()
     answer = predict(container.target, sample)
+    while answer.status == 503 and time.monotonic() - began < NOT_READY_RETRY:
+        time.sleep(0.25)
+        answer = predict(container.target, sample)
     text = answer.body[:80].decode(errors="replace").strip().replace("\n", " | ")
     ok = 200 <= answer.status < 300 and bool(answer.body)
+    waited = time.monotonic() - began - answer.seconds
+    retried = f" (after {waited:.1f} s of 503)" if waited > 0.2 else ""
     return _outcome(
         "prediction",
         Status.PASS if ok else Status.FAIL,
         f"{answer.status} in {_ms(answer.seconds)}",
-        f"{sample.content_type}, {len(sample.body)} bytes -> {text or '(empty body)'}",
+        f"{sample.content_type}, {len(sample.body)} bytes -> {text or '(empty body)'}{retried}",
     )
 
 
