@@ -14,8 +14,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from .errors import ByocError, InternalError
 from .serving import Service, error_response
-from .serving.http import AnyResponse
-from .serving.routes import Request, Routes
+from .serving.http import AnyResponse, Response
+from .serving.routes import Request, Routes, finish
 from .settings import Settings
 from .wsgi import HotPath
 
@@ -34,6 +34,12 @@ def _to_flask(response: AnyResponse) -> FlaskResponse:
     )
 
 
+def _http_error(exc: HTTPException) -> Response:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    error = ByocError(exc.description or exc.name, status=exc.code or 500, code=code)
+    return error_response(error)
+
+
 def create_app(settings: Settings | None = None, service: Service | None = None) -> Flask:
     """Build the WSGI app. Loading the model is the caller's job (``service.load()``)."""
     settings = settings or (service.settings if service else Settings.from_env())
@@ -45,25 +51,22 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     @app.route("/", defaults={"path": ""}, methods=_METHODS)
     @app.route("/<path:path>", methods=_METHODS)
     def dispatch(path: str) -> FlaskResponse:
-        answer = routes.dispatch(
-            Request(
-                method=request.method,
-                path=request.path,
-                headers=request.headers,
-                read=request.environ["wsgi.input"].read,  # as the hot path reads it
-                content_length=request.headers.get("Content-Length"),
-                query=request.args.to_dict(),
-            )
+        req = Request(
+            method=request.method,
+            path=request.path,
+            headers=request.headers,
+            read=request.environ["wsgi.input"].read,  # as the hot path reads it
+            content_length=request.headers.get("Content-Length"),
+            query=request.args.to_dict(),
         )
-        if answer is None:
-            raise NotFound()
+        answer = routes.dispatch(req)
+        if answer is None:  # a JSON 404, once the body is read
+            answer = finish(req, _http_error(NotFound()), service.settings.max_payload_bytes)
         return _to_flask(answer)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> FlaskResponse:
-        code = (exc.name or "error").lower().replace(" ", "_")
-        error = ByocError(exc.description or exc.name, status=exc.code or 500, code=code)
-        return _to_flask(error_response(error))
+        return _to_flask(_http_error(exc))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> FlaskResponse:

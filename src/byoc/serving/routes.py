@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..context import RequestHeaders
@@ -20,7 +20,7 @@ from .http import AnyResponse, Response, error_response
 from .models_api import dispatch_models
 from .runtime import too_large_message
 
-__all__ = ["Request", "Routes", "read_body"]
+__all__ = ["Request", "Routes", "finish", "read_body"]
 
 log = logging.getLogger("byoc.serving")
 
@@ -57,6 +57,22 @@ def read_body(request: Request, limit: int) -> bytes:
     return request.read(limit + 1)
 
 
+def finish(request: Request, response: AnyResponse, limit: int) -> AnyResponse:
+    """``response`` to a request whose body the route did not need, once the body is read.
+
+    gunicorn drains at most 64 KiB of an unread body and then drops the keep-alive
+    connection it has just announced; past ``limit`` bytes the answer says
+    ``Connection: close`` instead.
+    """
+    left = limit + 1
+    while left > 0:
+        chunk = request.read(min(left, 1 << 16))
+        if not chunk:
+            return response
+        left -= len(chunk)
+    return replace(response, headers=(*response.headers, ("Connection", "close")))
+
+
 Handler = Callable[[Request], AnyResponse]
 
 
@@ -89,13 +105,18 @@ class Routes:
             )
             response = error_response(error)
             allow = ", ".join(methods)
-            return Response(
+            refused = Response(
                 response.status, response.body, response.content_type, (("Allow", allow),)
             )
+            return finish(request, refused, self.service.settings.max_payload_bytes)
+        answer: AnyResponse
         try:
-            return handler(request)
+            answer = handler(request)
         except ByocError as exc:
-            return error_response(exc)
+            answer = error_response(exc)
+        if handler == self._invocations:  # it read the body
+            return answer
+        return finish(request, answer, self.service.settings.max_payload_bytes)
 
     def _ping(self, request: Request) -> Response:
         response: Response = self.service.ping()
