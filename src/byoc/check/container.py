@@ -87,8 +87,8 @@ class Container:
     def _target(name: str, spec: RunSpec) -> Target:
         if spec.network == "none":
             return Target("127.0.0.1", spec.port, netns_pid=_pid(name))
-        if spec.network and spec.network.startswith("container:"):
-            return Target("", spec.port)  # the caller knows the holder's address
+        if spec.network and spec.network.startswith("container:"):  # another's namespace
+            return Target(container_ip(spec.network.partition(":")[2]), spec.port)
         return Target(container_ip(name, spec.network), spec.port)
 
     def at_port(self, port: int) -> Target:

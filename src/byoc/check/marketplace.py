@@ -21,7 +21,6 @@ from ..local_transform import ConfigError, JobOptions, run_job
 from .container import Container, RunSpec, isolated_network
 from .health import predict, wait_healthy
 from .options import CheckOptions
-from .probe import Target
 from .rules import GROUPS, RULES, Outcome, Status
 from .sniff import Sniffer
 
@@ -67,16 +66,13 @@ def _no_outbound(options: CheckOptions) -> Outcome:
         spec = RunSpec(
             options.model, env=options.env, network=f"container:{holder.name}", label="isolated"
         )
-        Target("", 0, netns_pid=holder.pid()).run_in_netns(sniffer.run)
-        sniffer.wait_ready()
+        sniffer.start_in(holder.pid())
         container = Container.start(options.image, spec)
-        container.target = Target(holder.target.host, 8080)
     else:
         note = "the image has no sleep: capture began just after the container started"
         spec = RunSpec(options.model, env=options.env, network=network, label="isolated")
         container = Container.start(options.image, spec)
-        Target("", 0, netns_pid=container.pid()).run_in_netns(sniffer.run)
-        sniffer.wait_ready()
+        sniffer.start_in(container.pid())
     try:
         startup = wait_healthy(container, options.startup_timeout)
         served = "healthy, predicted" if startup.healthy else f"not healthy ({startup.failure})"
@@ -88,8 +84,11 @@ def _no_outbound(options: CheckOptions) -> Outcome:
         container.remove()
         if holder is not None:
             holder.remove()
-    if sniffer.error:
-        return Outcome(rule, Status.NA, "not observed", sniffer.error)
+    if sniffer.error or not sniffer.capturing:
+        why = sniffer.error or "the capture did not start"
+        return Outcome(
+            rule, Status.NA, "not observed", f"{why} (root on the Docker host is needed)"
+        )
     attempts = sniffer.attempts
     value = f"{len(attempts)} attempts" if attempts else "none seen"
     detail = f"{'; '.join(attempts[:5]) or 'no DNS question, SYN or UDP out'} ({served}; {note})"

@@ -15,18 +15,18 @@ import http.client
 import os
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-__all__ = ["Answer", "Target", "connect_seconds", "open_slow_clients", "request"]
+__all__ = ["Answer", "Target", "connect_seconds", "join_netns", "open_slow_clients", "request"]
 
 CLONE_NEWNET = 0x40000000
 
 
-def _join_netns(pid: int) -> None:
+def join_netns(pid: int) -> None:
+    """Move the calling thread into the network namespace of ``pid`` (needs root)."""
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
     try:
@@ -50,20 +50,8 @@ class Target:
         if self.netns_pid is None:
             return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, initializer=_join_netns, initargs=(self.netns_pid,))
+            self._pool = ThreadPoolExecutor(1, initializer=join_netns, initargs=(self.netns_pid,))
         return self._pool.submit(socket.socket, socket.AF_INET, socket.SOCK_STREAM).result()
-
-    def run_in_netns(self, function: Callable[[], object]) -> None:
-        """Run ``function`` on a thread of its own inside the namespace (a sniffer)."""
-        if self.netns_pid is None:
-            raise ValueError("no network namespace to join")
-        pid = self.netns_pid
-
-        def joined() -> None:
-            _join_netns(pid)
-            function()
-
-        threading.Thread(target=joined, daemon=True).start()
 
     def connect(self, timeout: float) -> socket.socket:
         sock = self.new_socket()

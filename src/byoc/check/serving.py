@@ -48,7 +48,6 @@ class _Endpoint:
     def __init__(self, options: CheckOptions) -> None:
         self.options = options
         self.container: Container | None = None
-        self.restarts = 0
 
     def start(self) -> tuple[Container, Startup]:
         self.close()
@@ -61,7 +60,6 @@ class _Endpoint:
         """The current container if it still answers, else a fresh healthy one (or None)."""
         if self.container is not None and not alive(self.container):
             return self.container
-        self.restarts += 1
         self.options.say("the container stopped answering: starting a fresh one")
         container, startup = self.start()
         return container if startup.healthy else None

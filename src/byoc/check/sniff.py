@@ -15,6 +15,8 @@ import struct
 import threading
 from dataclasses import dataclass, field
 
+from .probe import join_netns
+
 __all__ = ["Sniffer"]
 
 ETH_P_ALL = 0x0003
@@ -26,11 +28,22 @@ DOCKER_DNS = "127.0.0.11"
 class Sniffer:
     attempts: list[str] = field(default_factory=list)
     error: str = ""
+    capturing: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
     _ready: threading.Event = field(default_factory=threading.Event)
 
-    def run(self) -> None:
-        """The capture loop; call it on a thread that joined the namespace."""
+    def start_in(self, pid: int) -> None:
+        """Capture on a thread of its own inside the network namespace of ``pid``."""
+        threading.Thread(target=self._run, args=(pid,), daemon=True).start()
+        self._ready.wait(5.0)
+
+    def _run(self, pid: int) -> None:
+        try:
+            join_netns(pid)
+        except OSError as exc:
+            self.error = f"cannot join the container's network namespace ({exc.strerror or exc})"
+            self._ready.set()
+            return
         try:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         except OSError as exc:
@@ -38,6 +51,7 @@ class Sniffer:
             self._ready.set()
             return
         sock.settimeout(0.2)
+        self.capturing = True
         self._ready.set()
         with sock:
             while not self._stop.is_set():
@@ -49,9 +63,6 @@ class Sniffer:
                     seen = _attempt(frame, address[0])
                     if seen and seen not in self.attempts:
                         self.attempts.append(seen)
-
-    def wait_ready(self, timeout: float = 5.0) -> None:
-        self._ready.wait(timeout)
 
     def stop(self) -> None:
         self._stop.set()
