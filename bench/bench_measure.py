@@ -188,7 +188,11 @@ def measure(srv: Server, args, bodies: dict, files: dict, memory_too: bool) -> d
     result["payloads"] = {}
     for name in PAYLOADS:
         log(f"[{srv.name}] wrk {PAYLOAD_LABEL[name]} for {args.duration} s")
+        batches0 = srv.batch_counter()
         res = run_wrk(srv.port, files[name], args.duration, args.connections, srv=srv)
+        batches1 = srv.batch_counter()
+        if batches0 is not None and batches1 is not None and batches1[1] > batches0[1]:
+            res["mean_batch_requests"] = (batches1[0] - batches0[0]) / (batches1[1] - batches0[1])
         result["payloads"][name] = res
         if res.get("cpu", {}).get("other_pct", 0) > OTHER_CPU_WARN_PCT:
             log(

@@ -220,6 +220,17 @@ def print_report(results: dict, targets: list[dict], args) -> None:
             "core 0 speed before each server (fixed Python loop, lower = faster, should be equal): "
             + ", ".join(speeds)
         )
+    batching = [
+        f"{n} {PAYLOAD_LABEL[pl]} {w['mean_batch_requests']:.1f}"
+        for n, r in results.items()
+        for pl, w in (r.get("payloads") or {}).items()
+        if w.get("mean_batch_requests") is not None
+    ]
+    if batching:
+        p(
+            "BentoML adaptive batching, mean requests per batch during the run (its own "
+            "adaptive_batch_size histogram on /metrics): " + ", ".join(batching)
+        )
     noisy = [
         f"{n}/{PAYLOAD_LABEL[pl]} {w['cpu']['other_pct']:.0f}%"
         for n, r in results.items()

@@ -4,7 +4,9 @@ measured through /proc, stopped with their whole process tree."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -164,6 +166,10 @@ class Server:
     def counted(self, proc: dict) -> bool:
         return True
 
+    def batch_counter(self) -> tuple[float, float] | None:
+        """(requests batched, batches) so far, for servers that count them."""
+        return None
+
 
 class MMSPeer(Server):
     """sagemaker-inference toolkit's start_model_server on multi-model-server."""
@@ -265,3 +271,21 @@ class BentoMLServer(Server):
         if "_bentoml_impl.worker.service" in joined:
             return "worker"
         return "child"
+
+    def batch_counter(self) -> tuple[float, float] | None:
+        """From BentoML's own Prometheus histogram of adaptive batch sizes (requests per
+        batch), on /metrics: (sum, count), or None when it has none (batching off)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode(errors="replace")
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            conn.close()
+        total = {"sum": 0.0, "count": 0.0}
+        for line in text.splitlines():
+            m = re.match(r"^\w*adaptive_batch_size_(sum|count)(?:\{[^}]*\})? ([0-9.eE+-]+)$", line)
+            if m:
+                total[m.group(1)] += float(m.group(2))
+        return (total["sum"], total["count"]) if total["count"] else None
