@@ -50,7 +50,7 @@ _CATALOGUE = [
     ("image", "platform", "the image is linux/amd64"),
     ("image", "version-labels", "version and revision labels"),
     ("serve", "tcp-accept", "TCP connections accepted within 250 ms"),
-    ("serve", "ping-latency", "every /ping answers within 2 s"),
+    ("serve", "ping-latency", "once healthy, every /ping answers within 2 s"),
     ("serve", "healthy", "/ping 200 within the start-up timeout"),
     ("serve", "ping-before-load", "/ping is not 200 before a prediction would work"),
     ("serve", "prediction", "the sample prediction succeeds"),
