@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from .cli_check import check_command
+from .cli_init import init_command
 from .errors import SettingsError
 from .local_mme.command import invoke_command
 from .local_transform.command import transform_command
@@ -88,6 +89,7 @@ def local() -> None:
 local.add_command(transform_command)
 local.add_command(invoke_command)
 cli.add_command(check_command)
+cli.add_command(init_command)
 
 
 def _docker_or_exit() -> None:
