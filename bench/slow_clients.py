@@ -10,10 +10,11 @@ benchmark's model and handler, bench/inference.py), opens N connections that eac
 
 and then nothing more, and measures ``--tries`` (default 20) times, one after another, a
 ``GET /ping`` and a 1-row ``POST /invocations``, each on a new connection and bounded by
-``--timeout`` (default 5 s). It prints p50/max of the answered tries, the timeouts, and how
-many stalled connections the server still held at the end (byoc answers them 408 after
-BYOC_REQUEST_READ_TIMEOUT, 30 s by default), then one JSON line. Every server is stopped
-with its process group; all traffic goes to 127.0.0.1.
+``--timeout`` (default 5 s). It prints p50/max of the answered tries, the timeouts, how the
+stalled connections landed on the workers (the kernel picks the worker that accepts; a
+gthread worker with a free thread still answers), and how many the server still held at
+the end (byoc answers them 408 after BYOC_REQUEST_READ_TIMEOUT, 30 s by default), then one
+JSON line. Every server is stopped with its process tree; all traffic goes to 127.0.0.1.
 
     .venv/bin/python bench/slow_clients.py
     .venv/bin/python bench/slow_clients.py --stalled 64 --tries 10 --workers-kinds byoc
@@ -35,6 +36,7 @@ import time
 from pathlib import Path
 
 from bench_config import CONTENT_TYPE, ONE_ROW, BenchError, log
+from bench_load import connections_per_process
 from bench_measure import build_model_root
 from bench_procs import free_port, tail
 from bench_servers import Server
@@ -127,6 +129,10 @@ def one_run(root: Path, kind: str, n: int, args) -> dict:
         wait_ready(srv, args.start_timeout)
         socks = stall(port, n)
         time.sleep(args.settle)  # let the server accept them and start reading
+        split = connections_per_process(port)  # stalled connections per worker
+        for pid, ppid in srv.pids():
+            if ppid == srv.sid and pid not in split:
+                split[pid] = 0
         ping, predict = [], []
         t0 = time.monotonic()
         for _ in range(args.tries):
@@ -146,6 +152,7 @@ def one_run(root: Path, kind: str, n: int, args) -> dict:
         "ping": summarize(ping),
         "predict": summarize(predict),
         "stalled_open_at_end": open_at_end,
+        "stalled_per_worker": sorted(split.values(), reverse=True),
         "seconds": elapsed,
         "log_tail": tail(srv.log_path, 5),
     }
@@ -163,7 +170,8 @@ def print_table(rows: list[dict], args) -> None:
     )
     hdr = (
         f"{'worker':<8} {'stalled':>7} | {'ping p50':>9} {'ping max':>9} {'timeouts':>8} | "
-        f"{'pred p50':>9} {'pred max':>9} {'timeouts':>8} | {'still stalled':>13} {'time s':>7}"
+        f"{'pred p50':>9} {'pred max':>9} {'timeouts':>8} | {'per worker':>10} "
+        f"{'still stalled':>13} {'time s':>7}"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -174,6 +182,7 @@ def print_table(rows: list[dict], args) -> None:
             f"{r['worker']:<8} {r['stalled']:>7} | {fmt_ms(p['p50_ms']):>9} "
             f"{fmt_ms(p['max_ms']):>9} {p['timeouts']:>8} | {fmt_ms(q['p50_ms']):>9} "
             f"{fmt_ms(q['max_ms']):>9} {q['timeouts']:>8} | "
+            f"{'/'.join(map(str, r['stalled_per_worker'])):>10} "
             f"{r['stalled_open_at_end']:>6}/{r['stalled']:<6} {r['seconds']:>7.1f}"
             + (f"  other outcomes: {', '.join(other)}" if other else "")
         )
