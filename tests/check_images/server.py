@@ -62,11 +62,17 @@ class Handler(BaseHTTPRequestHandler):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "text/csv":
             return self.answer(500 if DEFECT == "500-on-bad-type" else 415)
-        accept = [part.split(";")[0].strip() for part in (self.headers.get("Accept") or "*/*").split(",")]
+        accept = [
+            part.split(";")[0].strip() for part in (self.headers.get("Accept") or "*/*").split(",")
+        ]
         if DEFECT != "ignores-accept" and not any(item in ACCEPTED for item in accept):
             return self.answer(406)
         try:
-            rows = [[float(x) for x in line.split(",")] for line in body.decode().splitlines() if line.strip()]
+            rows = [
+                [float(x) for x in line.split(",")]
+                for line in body.decode().splitlines()
+                if line.strip()
+            ]
         except (UnicodeDecodeError, ValueError):
             if DEFECT == "crash-on-garbage":
                 os._exit(1)

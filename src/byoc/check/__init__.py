@@ -2,10 +2,11 @@
 
 ``rules`` names the rules and their groups, ``probe`` the timed sockets (into a
 ``--network none`` container's namespace too), ``container`` one container of the image,
-``health`` the start-up as SageMaker watches it; one module per group of rules
-(``image``, ``serving``, ``environments``, ``multimodel``, ``batch``, ``training``,
-``marketplace``); ``runner`` one whole check, ``report`` the table, JUnit and JSON,
-``progress`` what is shown while it waits.
+``health`` the start-up as SageMaker watches it, ``sniff`` the packets a container tries
+to send; one module per group of rules (``image``; ``serving`` runs ``startup``,
+``refusals`` and ``pressure`` on one endpoint; ``environments``, ``multimodel``,
+``batch``, ``training``, ``marketplace``); ``runner`` one whole check, ``report`` the
+table, JUnit and JSON, ``progress`` what is shown while it waits.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["GROUPS", "RULES", "Outcome", "Rule", "Status"]
+__all__ = ["GROUPS", "RULES", "Outcome", "Rule", "Status", "milliseconds", "outcome"]
 
 
 class Status(str, enum.Enum):
@@ -88,3 +88,11 @@ RULES: dict[str, Rule] = {
 GROUPS: dict[str, list[str]] = {}
 for _rule in RULES.values():
     GROUPS.setdefault(_rule.group, []).append(_rule.id)
+
+
+def outcome(rule_id: str, status: Status, value: str, detail: str = "") -> Outcome:
+    return Outcome(RULES[rule_id], status, value, detail)
+
+
+def milliseconds(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
