@@ -139,9 +139,10 @@ def check_answer(
             assert chosen or unencodable, where
     elif status >= 500:
         assert re.search(r"raise=5\d\d", request.attributes), where
-    if status == 200 and content_type.startswith("application/json"):
-        _strict_json(body.decode())  # JSON, or JSON Lines whose each line is JSON
-    elif status == 200 and content_type.startswith("application/jsonlines"):
+    essence = content_type.split(";")[0].strip()
+    if status == 200 and essence == "application/json":
+        _strict_json(body.decode())
+    elif status == 200 and essence == "application/jsonlines":
         for line in body.decode().splitlines():
             _strict_json(line)
 

@@ -166,6 +166,8 @@ def test_an_npy_header_declaring_terabytes_over_24_bytes_is_400_without_allocati
         (npy_header("(2,)", descr="'<f9'") + b"\0" * 16, "invalid dtype"),
         (npy_header("(2,)", descr="'|O'") + b"\0" * 16, "pickle"),
         (npy_header("(1,)", descr="[('a', '|O')]") + b"\0" * 8, "pickle"),
+        (npy_header("(1016, 58016, 566)", descr="'<U0'"), "no bytes per item"),
+        (npy_header("(10,)", descr="[]"), "no bytes per item"),
         (b"\x93NUMPY\x01\x00\x05\x00[1] \n", "descr, fortran_order and shape"),
         (b"\x93NUMPY\x01\x00\x05\x00{{{\n ", "not a Python literal"),
         (b"\x93NUMPY\x02\x00\xff\xff\xff\x7f", "at most 10000"),

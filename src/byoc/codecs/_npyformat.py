@@ -71,6 +71,8 @@ def _header(stream: IO[bytes], what: str) -> tuple[tuple[int, ...], bool, np.dty
         ) from None
     if dtype.hasobject:
         raise BadRequest(f"{what}: object arrays are refused (they would need pickle)")
+    if dtype.itemsize == 0:  # numpy makes <U0 a <U1: the shape alone would size the array
+        raise BadRequest(f"{what}: dtype {dtype} has no bytes per item")
     return shape, fortran, dtype
 
 
@@ -100,11 +102,8 @@ def read_array(
             raise BadRequest(f"{what}: the data is cut short at {len(data)} of {size} bytes")
         data += chunk
     try:
-        if dtype.itemsize == 0:
-            array = np.empty(shape, dtype)  # nothing to read
-        else:
-            flat = np.frombuffer(data, dtype=dtype, count=count)
-            array = flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
+        flat = np.frombuffer(data, dtype=dtype, count=count)
+        array = flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
     except ValueError as exc:  # e.g. more dimensions than numpy has
         raise BadRequest(f"{what}: {exc}") from None
     return array, size
