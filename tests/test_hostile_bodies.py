@@ -268,9 +268,16 @@ def test_sparse_npz_still_decodes_to_a_matrix() -> None:
         sparse.save_npz(buffer, matrix)
         decoded = decode("application/x-npz", buffer.getvalue())
         assert decoded.format == kind and (decoded != matrix).nnz == 0
-    bad = npz(**{"format.npy": npy("evil"), "shape.npy": npy([2, 2]), "data.npy": npy([1])})
-    with pytest.raises(BadRequest, match="sparse"):
-        decode("application/x-npz", bad)
+    parts = {"shape.npy": npy([2, 2]), "data.npy": npy([1.0]), "row.npy": npy([0])}
+    for extra in (
+        {"format.npy": npy("evil")},
+        {"format.npy": npy(7)},
+        {"format.npy": npy("coo"), "col.npy": npy([9])},  # outside the shape
+    ):
+        with pytest.raises(BadRequest, match="sparse"):
+            decode("application/x-npz", npz(**parts, **extra))
+    odd_flag = {"format.npy": npy("coo"), "col.npy": npy([0]), "_is_array.npy": npy([])}
+    assert decode("application/x-npz", npz(**parts, **odd_flag)).format == "coo"
 
 
 # -- 6. CSV field size ------------------------------------------------------------------

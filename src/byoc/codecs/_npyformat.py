@@ -18,10 +18,10 @@ import numpy as np
 
 from ..errors import BadRequest, PayloadTooLarge
 
-__all__ = ["MAGIC", "read_array"]
+__all__ = ["MAGIC", "MAX_HEADER", "read_array"]
 
 MAGIC = b"\x93NUMPY"
-_MAX_HEADER = 10_000  # numpy.load's own default max_header_size
+MAX_HEADER = 10_000  # bytes of header dict: numpy.load's own default max_header_size
 _CHUNK = 1 << 20
 
 
@@ -45,8 +45,8 @@ def _header(stream: IO[bytes], what: str) -> tuple[tuple[int, ...], bool, np.dty
     if len(length_bytes) < struct.calcsize(size_format):
         raise BadRequest(f"{what}: the NPY header is cut short")
     (length,) = struct.unpack(size_format, length_bytes)
-    if length > _MAX_HEADER:
-        raise BadRequest(f"{what}: an NPY header of {length} bytes (at most {_MAX_HEADER})")
+    if length > MAX_HEADER:
+        raise BadRequest(f"{what}: an NPY header of {length} bytes (at most {MAX_HEADER})")
     raw = _read(stream, length)
     if len(raw) < length:
         raise BadRequest(f"{what}: the NPY header is cut short")

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import BadRequest, ModelError, PayloadTooLarge
 from ..media import MediaType
-from ._npyformat import read_array
+from ._npyformat import MAGIC, MAX_HEADER, read_array
 
 __all__ = ["CODEC", "DEFAULT_MAX_BYTES", "MAX_MEMBERS", "NpzCodec"]
 
@@ -54,7 +54,7 @@ def read_arrays(body: bytes, limit: int) -> dict[str, np.ndarray]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(body))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        hint = " (an NPY body? send it as application/x-npy)" if body[:6] == b"\x93NUMPY" else ""
+        hint = " (an NPY body? send it as application/x-npy)" if body.startswith(MAGIC) else ""
         raise BadRequest(f"invalid NPZ body: {exc}{hint}") from None
     arrays: dict[str, np.ndarray] = {}
     left = limit
@@ -65,7 +65,7 @@ def read_arrays(body: bytes, limit: int) -> dict[str, np.ndarray]:
                 raise BadRequest(f"{what}: compression method {info.compress_type} is refused")
             if info.flag_bits & 0x1:
                 raise BadRequest(f"{what}: encrypted")
-            if info.file_size > left + 10_100:  # its NPY header may take 10 KB more
+            if info.file_size > left + 12 + MAX_HEADER:  # data, magic, length and header
                 raise _too_large(limit)
             try:
                 with archive.open(info) as member:
@@ -94,7 +94,8 @@ def _sparse(arrays: dict[str, np.ndarray]) -> Any:
         raise BadRequest(f"invalid sparse NPZ body: format {str(kind)[:20]!r} or its arrays")
     data = tuple(arrays[name] for name in parts)
     args = (data[0], data[1:]) if kind == "coo" else data
-    array_api = bool(arrays["_is_array"].item()) if "_is_array" in arrays else False
+    flag = arrays.get("_is_array")
+    array_api = flag is not None and flag.size == 1 and bool(flag.item())
     cls = getattr(scipy.sparse, f"{kind}_{'array' if array_api else 'matrix'}")
     try:
         return cls(args, shape=tuple(int(n) for n in arrays["shape"]))
