@@ -25,19 +25,11 @@ import time
 from functools import partial
 from typing import Any
 
-from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from .errors import (
-    BadRequest,
-    ByocError,
-    HeadersTooLarge,
-    InternalError,
-    PayloadTooLarge,
-    RequestTimeout,
-)
+from .errors import ByocError, HeadersTooLarge, PayloadTooLarge, RequestTimeout
 from .request_scan import MAX_HEAD, RequestScan, Verdict
-from .serving.http import error_response, status_line
+from .server_errors import parser_error, wire
 from .serving.runtime import too_large_message
 from .settings import Settings
 
@@ -197,7 +189,7 @@ class ByocWorker(ThreadWorker):  # type: ignore[misc]
         """Answer from the event loop and close, reading what the client still sends for a
         moment so that closing does not reset the connection before it reads the answer."""
         self.log.warning("refused a request from %s: %s %s", conn.client, error.status, error)
-        self._send(conn, _wire(error))
+        self._send(conn, wire(error))
         state = self.reading.get(conn)
         if state is None:
             return
@@ -253,69 +245,13 @@ class ByocWorker(ThreadWorker):  # type: ignore[misc]
 
     # -- gunicorn's own errors, as JSON --------------------------------------------
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        status, message = _gunicorn_status(exc)
-        if status >= 500:
+        error = parser_error(exc)
+        if error.status >= 500:
             self.log.exception("Error handling request")
-            error: ByocError = InternalError("internal server error")
         else:
             self.log.warning("Invalid request from %s: %s", (addr or ("",))[0], exc)
-            error = BadRequest(message, status=status, code=_CODES.get(status, "bad_request"))
         try:
             client.setblocking(False)
-            client.send(_wire(error))
+            client.send(wire(error))
         except OSError:
             self.log.debug("Failed to send error message.")
-
-
-_CODES = {
-    400: "bad_request",
-    403: "forbidden",
-    414: "uri_too_long",
-    417: "expectation_failed",
-    431: "request_header_fields_too_large",
-    501: "not_implemented",
-}
-
-
-def _gunicorn_status(exc: BaseException) -> tuple[int, str]:
-    """The status gunicorn gives each of its parser's errors (workers/base.py)."""
-
-    def kind(*names: str) -> tuple[type, ...]:
-        return tuple(getattr(http_errors, n) for n in names if hasattr(http_errors, n))
-
-    text = str(exc)
-    if isinstance(exc, kind("InvalidResponseHeader", "InvalidResponseHeaderName")):
-        return 500, text
-    if isinstance(exc, kind("LimitRequestLine")):
-        return 414, text
-    if isinstance(exc, kind("LimitRequestHeaders")):
-        return 431, f"error parsing headers: {text}"
-    if isinstance(exc, kind("ExpectationFailed")):
-        return 417, text
-    if isinstance(exc, kind("ForbiddenProxyRequest")):
-        return 403, "request forbidden"
-    if isinstance(exc, kind("UnsupportedTransferCoding")):
-        return 501, text
-    if isinstance(exc, kind("InvalidRequestLine")):
-        return 400, f"invalid request line {text!r}"
-    if isinstance(exc, kind("InvalidRequestMethod")):
-        return 400, f"invalid method {text!r}"
-    if isinstance(exc, kind("InvalidHTTPVersion")):
-        return 400, f"invalid HTTP version {text!r}"
-    client_errors = kind(
-        "InvalidHeader", "InvalidHeaderName", "InvalidProxyLine", "InvalidSchemeHeaders",
-        "ObsoleteFolding", "InvalidChunkSize", "ChunkMissingTerminator",
-        "InvalidChunkExtension", "InvalidH2CPreface", "NoMoreData",
-    )  # fmt: skip
-    if isinstance(exc, client_errors):
-        return 400, text
-    return 500, text
-
-
-def _wire(error: ByocError) -> bytes:
-    """A whole HTTP/1.1 response for an error the server answers itself; it closes."""
-    response = error_response(error)
-    head = [f"HTTP/1.1 {status_line(response.status)}"]
-    head += [f"{name}: {value}" for name, value in response.wire_headers() if name != "Connection"]
-    head.append("Connection: close")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body
