@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -107,10 +108,8 @@ def test_serve_falls_back_to_dev_shm(ml_root: Path, mount_namespaces: None) -> N
     try:
         deadline = time.monotonic() + 30
         while not healthy and time.monotonic() < deadline and process.poll() is None:
-            try:
+            with contextlib.suppress(requests.ConnectionError):
                 healthy = requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).ok
-            except requests.ConnectionError:
-                pass
             time.sleep(0.05)
         answer = None
         if healthy:
