@@ -182,15 +182,15 @@ class WorkerModels:
         if self._wakeup is None:
             self._stop.wait(FOLLOW_INTERVAL)
             return
-        self._wakeup.settimeout(FOLLOW_INTERVAL)
-        with contextlib.suppress(OSError):  # a timeout or a closed socket
+        with contextlib.suppress(OSError):  # a timeout, or the socket closed by close()
+            self._wakeup.settimeout(FOLLOW_INTERVAL)
             while self._wakeup.recv(16):  # drain what queued up: one pass serves them all
                 self._wakeup.settimeout(0)
 
     def _follow(self) -> None:
         while not self._stop.is_set():
             self._wait()
-            if not self.manifest.root.is_dir():  # the endpoint is gone (its master exited)
+            if self._stop.is_set() or not self.manifest.root.is_dir():  # closed, or gone
                 return
             try:
                 present = {entry.name: entry.url for entry in self.manifest.entries()}
