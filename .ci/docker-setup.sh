@@ -34,7 +34,20 @@ if ! docker info >/dev/null 2>&1; then
     fi
 fi
 
+# The base holds Debian's CA bundle only: the proxy's CA, which pip needs in `docker build`,
+# is handed to the build by container/build.sh (PIP_CERT) and never lands in a layer. A base
+# of ours from before that (it had the host's bundle copied in) has no byoc.base label and
+# is rebuilt; any other existing image named by BYOC_BASE_IMAGE is used as it is.
+BASE_REVISION=2
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    stale=true
+elif [ "$BASE_IMAGE" = "byoc-base:$SUITE" ]; then
+    current=$(docker image inspect -f '{{index .Config.Labels "byoc.base"}}' "$BASE_IMAGE")
+    [ "$current" = "$BASE_REVISION" ] && stale=false || stale=true
+else
+    stale=false
+fi
+if [ "$stale" = true ]; then
     echo "building base image $BASE_IMAGE with debootstrap ($SUITE)" >&2
     rootfs=$(mktemp -d /tmp/byoc-rootfs.XXXXXX)
     trap 'rm -rf "$rootfs"' EXIT
@@ -44,11 +57,7 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
         tail -30 /tmp/debootstrap.log >&2
         exit 1
     }
-    # Package downloads here pass through a proxy with its own CA: pip in `docker build` needs it.
-    if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
-        cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
-    fi
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-    tar -C "$rootfs" -c . | docker import - "$BASE_IMAGE" >/dev/null
+    tar -C "$rootfs" -c . | docker import --change "LABEL byoc.base=$BASE_REVISION" - "$BASE_IMAGE" >/dev/null
 fi
 echo "$BASE_IMAGE"

@@ -5,7 +5,8 @@
 #   container/build.sh [--base IMAGE] [--name NAME] [-- extra docker build args]
 #
 # BASE_IMAGE defaults to python:3.11-slim-bookworm (Docker Hub). Where Docker Hub is out of
-# reach, .ci/docker-setup.sh builds a local Debian base and prints its name.
+# reach, .ci/docker-setup.sh builds a local Debian base and prints its name. PIP_CERT names
+# the CA bundle pip needs behind a TLS-inspecting proxy (used by the build, not kept).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
         --base) base=$2; shift 2 ;;
         --name) name=$2; shift 2 ;;
         --) shift; extra+=("$@"); break ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -42,12 +43,24 @@ args=(--platform linux/amd64
       --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "CREATED=$created"
       -f "$here/Dockerfile" -t "$tag" -t "$name:$version" -t "$name:latest")
 [ -n "$base" ] && args+=(--build-arg "BASE_IMAGE=$base")
-# Behind a TLS-inspecting proxy, pip inside the build needs the host's CA bundle.
+# Behind a TLS-inspecting proxy pip needs the proxy's CA (PIP_CERT, a CA bundle on this
+# machine): it goes in as a one-file image that only the Dockerfile's download stages read,
+# never a layer of the image. Proxy variables are Docker's predefined build arguments, which
+# `docker history` leaves out; passed by name, their values are not on this command line.
 if [ -n "${PIP_CERT:-}" ] && [ -f "$PIP_CERT" ]; then
-    case "$PIP_CERT" in
-        /etc/ssl/certs/ca-certificates.crt) args+=(--build-arg "PIP_CERT=$PIP_CERT") ;;
-    esac
+    ca_image=byoc-build-ca:$(sha256sum "$PIP_CERT" | cut -c1-12)
+    if ! docker image inspect "$ca_image" >/dev/null 2>&1; then
+        ca_root=$(mktemp -d)
+        mkdir -p "$ca_root/etc/ssl/certs"
+        cp "$PIP_CERT" "$ca_root/etc/ssl/certs/ca-certificates.crt"
+        tar -C "$ca_root" -c etc | docker import - "$ca_image" >/dev/null
+        rm -rf "$ca_root"
+    fi
+    args+=(--build-arg "BUILD_CA_IMAGE=$ca_image")
 fi
+for proxy in HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy; do
+    if [ -n "${!proxy:-}" ]; then args+=(--build-arg "$proxy"); fi
+done
 
 echo "building $tag (base: ${base:-python:3.11-slim-bookworm})" >&2
 docker build "${args[@]}" "${extra[@]}" "$repo" >&2
