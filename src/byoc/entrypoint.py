@@ -116,8 +116,12 @@ def main(argv: list[str] | None = None) -> None:
     if problems:
         _say(f"staying root, as {user} cannot use: " + "; ".join(problems))
         os.execvp(program[0], program)
-    os.setgroups([])
-    os.setgid(entry.pw_gid)
-    os.setuid(entry.pw_uid)
+    try:
+        os.setgroups([])
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+    except PermissionError:  # root without CAP_SETUID/CAP_SETGID (docker run --cap-drop ALL)
+        _say(f"cannot switch to {user} (no CAP_SETUID/CAP_SETGID): running as root")
+        os.execvp(program[0], program)
     os.environ["HOME"] = entry.pw_dir
     os.execvp(program[0], program)

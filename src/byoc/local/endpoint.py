@@ -146,10 +146,12 @@ def start_endpoint(
     name: str | None = None,
     command: Sequence[str] = ("serve",),
     mounts: dict[Path, str] | None = None,
+    docker_args: Sequence[str] = (),
 ) -> Endpoint:
     """``docker run IMAGE serve`` as an endpoint would; returns before it is healthy.
 
-    ``mounts`` adds read-only host directories (host path → container path).
+    ``mounts`` adds read-only host directories (host path → container path);
+    ``docker_args`` more ``docker run`` options (``--read-only``, ``--cap-drop ALL`` ...).
     """
     cleanup: list[Path] = []
     if model.is_file():
@@ -168,7 +170,7 @@ def start_endpoint(
     for key, value in {**_ENDPOINT_ENV, **(env or {})}.items():
         args += ["-e", f"{key}={value}"]
     started = time.monotonic()
-    docker(*args, image, *command)
+    docker(*args, *docker_args, image, *command)
     url = (
         f"http://{container_ip(name, ISOLATED_NETWORK)}:8080"
         if isolated
