@@ -3,10 +3,11 @@
 Fast: generation is deterministic, a re-run refuses to replace differing files (naming
 them) without --force, every framework's templates render into files that compile, lint
 and parse. Host: the numpy-only project (and, slow, the TensorFlow one) trains and serves
-in process. Docker: the scikit-learn and XGBoost projects are built on the local base,
-trained, served and predicted like SageMaker would, then run their own tests (which include
-``byoc check``). PyTorch is rendered and compiled only: its CPU wheel index
-(download.pytorch.org) is out of reach of these machines' docker builds.
+in process. Docker: the scikit-learn, XGBoost and (slow: a 1.9 GB image, minutes to build)
+TensorFlow projects are built on the local base, trained, served and predicted like
+SageMaker would, then run their own tests (which include ``byoc check``). PyTorch is
+rendered and compiled only: its CPU wheel index (download.pytorch.org) is out of reach of
+these machines' docker builds.
 """
 
 from __future__ import annotations
@@ -214,7 +215,9 @@ def build(directory: Path, name: str) -> str:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("framework", ["sklearn", "xgboost"])
+@pytest.mark.parametrize(
+    "framework", ["sklearn", "xgboost", pytest.param("tensorflow", marks=pytest.mark.slow)]
+)
 def test_the_project_builds_trains_serves_and_passes_its_own_tests(
     framework: str, tmp_path: Path
 ) -> None:
