@@ -268,5 +268,5 @@ def test_the_project_builds_trains_serves_and_passes_its_own_tests(
     assert "6 passed" in own.stdout and "skipped" not in own.stdout, own.stdout[-2000:]
     size = docker("image", "inspect", "--format", "{{.Size}}", image).stdout.strip()
     print(f"{framework}: image {int(size) / 1e6:.0f} MB, " + ", ".join(
-        f"{name} {seconds:.1f} s" for name, seconds in timings.items()
+        f"{name} {seconds * 1000:.0f} ms" for name, seconds in timings.items()
     ))  # fmt: skip
