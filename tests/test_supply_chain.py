@@ -13,6 +13,8 @@ import io
 import json
 import os
 import re
+import secrets
+import string
 import subprocess
 import tarfile
 import xml.etree.ElementTree as ET
@@ -186,7 +188,7 @@ def inspect_layer(
 ) -> None:
     found.layers += 1
     for member in layer:
-        path = member.name.lstrip("./")
+        path = member.name.removeprefix("./").lstrip("/")
         if "/.wh." in f"/{path}":
             continue  # a deletion marker
         where = f"{path} (layer {blob[:12]})"
@@ -254,8 +256,8 @@ def history_lines(image: str) -> Iterator[str]:
     yield from out.splitlines()
 
 
-@pytest.mark.docker
-def test_no_credentials_or_build_ca_in_history_or_layers(image: str) -> None:
+def image_problems(image: str) -> tuple[list[str], Findings]:
+    """Everything in ``image`` that looks like a credential or a CA the build brought."""
     problems = []
     for line in history_lines(image):
         if URL_CREDENTIALS.search(line) or BUILD_VARIABLES.search(line):
@@ -273,7 +275,6 @@ def test_no_credentials_or_build_ca_in_history_or_layers(image: str) -> None:
     debian = [p for p, path, md5 in found.in_files if found.dpkg_md5.get(path) == md5]
     problems += [p for p, path, md5 in found.in_files if found.dpkg_md5.get(path) != md5]
     print(f"in files Debian ships verbatim (not this build's): {len(debian)}", *debian, sep="\n")
-    assert found.layers > 3 and found.files > 10_000, (found.layers, found.files)
     # The CA bundles hold Debian's certificates (the ca-certificates package) and nothing else.
     assert len(found.package_certs) > 100
     bundles = {where: certs for where, certs in found.bundles.items() if certs}
@@ -282,8 +283,70 @@ def test_no_credentials_or_build_ca_in_history_or_layers(image: str) -> None:
         foreign = certs - found.package_certs
         if foreign:
             problems.append(f"{len(foreign)} certificates not from Debian's package in {where}")
-    print(f"inspected {found.layers} layers, {found.files} files")
+    print(f"inspected {found.layers} layers, {found.files} files of {image}")
+    return problems, found
+
+
+@pytest.mark.docker
+def test_no_credentials_or_build_ca_in_history_or_layers(image: str) -> None:
+    problems, found = image_problems(image)
+    assert found.layers > 3 and found.files > 10_000, (found.layers, found.files)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.docker
+def test_the_inspection_finds_what_a_careless_build_leaves(tmp_path: Path) -> None:
+    """An image with each kind of leak planted (fresh random values): each one is reported."""
+    base = os.environ.get("BYOC_BASE_IMAGE", "byoc-base:bookworm")
+    if docker("image", "inspect", base, check=False).returncode != 0:
+        pytest.fail(f"base image {base} is missing: bash .ci/docker-setup.sh builds it")
+    rand = secrets.SystemRandom()
+    key_id = "AKIA" + "".join(
+        rand.choice(string.ascii_uppercase + string.digits) for _ in range(16)
+    )
+    secret_key = base64.b64encode(secrets.token_bytes(30)).decode()
+    fake_ca = base64.encodebytes(secrets.token_bytes(600)).decode()
+    context = tmp_path / "context"
+    for path, text in {
+        "root/.netrc": "machine pypi.example.com login ci password hunter2\n",
+        "opt/app/settings.py": f'KEY = "{key_id}"\naws_secret_access_key = "{secret_key}"\n',
+        "opt/app/key.pem": "-----BEGIN RSA PRIVATE KEY-----\n" + fake_ca[:128],
+        "usr/local/share/ca-certificates/proxy.crt": (
+            f"-----BEGIN CERTIFICATE-----\n{fake_ca}-----END CERTIFICATE-----\n"
+        ),
+    }.items():
+        (context / path).parent.mkdir(parents=True, exist_ok=True)
+        (context / path).write_text(text)
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\n"
+        "ARG PIP_EXTRA_INDEX_URL\n"
+        "COPY root /root\nCOPY opt /opt\nCOPY usr /usr\n"
+        # the proxy CA appended to the bundle, the .netrc deleted again (still in its layer)
+        "RUN cat /usr/local/share/ca-certificates/proxy.crt >> /etc/ssl/certs/ca-certificates.crt"
+        ' && rm /root/.netrc && echo "$PIP_EXTRA_INDEX_URL" > /dev/null\n'
+    )
+    tag = f"byoc-leaky-test:{secrets.token_hex(4)}"
+    build = subprocess.run(
+        ["docker", "build", "-q", "-t", tag, "--build-arg",
+         "PIP_EXTRA_INDEX_URL=https://ci:hunter2@pypi.example.com/simple", str(context)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    try:
+        problems, _ = image_problems(tag)
+    finally:
+        docker("rmi", "-f", tag, check=False)
+    report = "\n".join(problems)
+    for expected in (
+        "a credentials file: root/.netrc",
+        "AWS access key id in opt/app/settings.py (layer",
+        "AWS secret access key in opt/app/settings.py",
+        "private key in opt/app/key.pem",
+        "a CA certificate added at build time: usr/local/share/ca-certificates/proxy.crt",
+        "1 certificates not from Debian's package in etc/ssl/certs/ca-certificates.crt",
+        "docker history: |1 PIP_EXTRA_INDEX_URL=https://ci:hunter2@",
+    ):
+        assert expected in report, f"{expected!r} not in:\n{report}"
 
 
 # ------------------------------------------------------------------------- the scan step
