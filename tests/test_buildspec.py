@@ -109,6 +109,11 @@ def test_buildspec_phases_build_scan_and_push(
     image_suite = ET.parse(source / "reports" / "image.xml").getroot().find("testsuite")
     assert image_suite is not None and image_suite.get("tests") == "3"
 
+    check_suite = ET.parse(source / "reports" / "check.xml").getroot().find("testsuite")
+    assert check_suite is not None and int(check_suite.get("tests", 0)) >= 15
+    assert check_suite.get("failures") == "0", post[-3000:]
+    assert "slow-clients" in post and "PASSED" in post
+
     sbom = json.loads((source / "sbom.cdx.json").read_text())
     assert (sbom["bomFormat"], sbom["metadata"]["component"]["type"]) == ("CycloneDX", "container")
     names = {re.sub(r"[-_.]+", "-", c["name"].lower()) for c in sbom["components"]}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-import joblib
 import pytest
-from sklearn.tree import DecisionTreeClassifier
+import scipy.sparse
 
 from byoc.errors import SettingsError
 from byoc.preimport import candidates
@@ -18,15 +17,30 @@ from .server import ServerProcess
 
 HANDLER = """
 import os
+import pickle
 import joblib
 import tensorflow as tf          # never imported in the master: not fork-safe
-from scipy import sparse
 from . import sibling            # relative: not a library
 
 def model_fn(model_dir):
     import pandas as pd          # nested imports count too
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
+    with open(os.path.join(model_dir, "model.pkl"), "rb") as f:
+        return pickle.load(f)
 """
+
+LOADER = """
+import os, pickle
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "model.pkl"), "rb") as f:
+        return pickle.load(f)
+"""
+
+
+def pickled_model(ml_root: Path) -> None:
+    """A model whose classes live in scipy.sparse: only its pickle names them."""
+    matrix = scipy.sparse.csr_matrix([[0, 1], [1, 0]])
+    (ml_root / "model" / "model.pkl").write_bytes(pickle.dumps({"weights": matrix}))
 
 
 def settings(root: Path, **env: str) -> Settings:
@@ -35,13 +49,11 @@ def settings(root: Path, **env: str) -> Settings:
 
 def test_candidates_come_from_the_handlers_imports_and_the_pickled_model(ml_root: Path) -> None:
     write_handler(ml_root, HANDLER)
-    joblib.dump(
-        DecisionTreeClassifier().fit([[0], [1]], [0, 1]), ml_root / "model" / "model.joblib"
-    )
-    (ml_root / "model" / "extra.pkl").write_bytes(pickle.dumps({"k": frozenset()}))
+    pickled_model(ml_root)
+    (ml_root / "model" / "extra.joblib").write_bytes(pickle.dumps({"k": frozenset()}))
     found = candidates(settings(ml_root))
-    assert {"joblib", "scipy", "pandas", "sklearn.tree._classes"} <= found
-    assert not any(name.startswith(("tensorflow", "os", "builtins")) for name in found)
+    assert {"joblib", "pandas", "scipy.sparse._csr"} <= found
+    assert not any(name.startswith(("tensorflow", "os", "builtins", "pickle")) for name in found)
 
 
 def test_garbage_model_files_are_skipped(ml_root: Path) -> None:
@@ -62,19 +74,10 @@ def test_the_setting_is_validated() -> None:
 
 
 @pytest.mark.process
-def test_the_master_imports_scikit_learn_before_fork(ml_root: Path) -> None:
-    write_handler(
-        ml_root,
-        """
-import os, joblib
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-""",
-    )
-    joblib.dump(
-        DecisionTreeClassifier().fit([[0], [1]], [0, 1]), ml_root / "model" / "model.joblib"
-    )
+def test_the_master_imports_what_the_pickled_model_needs_before_fork(ml_root: Path) -> None:
+    write_handler(ml_root, LOADER)
+    pickled_model(ml_root)
     with ServerProcess(ml_root, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}) as server:
         server.wait_healthy(60)
-        assert "imported joblib" in server.log and "sklearn.tree._classes" in server.log
+        assert "in the master before fork" in server.log, server.log
+        assert "scipy.sparse._csr" in server.log
