@@ -205,13 +205,17 @@ def test_the_tensorflow_project_trains_and_serves_on_this_machine(
 
 
 def build(directory: Path, name: str) -> str:
+    """./build.sh on the local base; only NAME:latest is kept (the layers cache the next run)."""
     args = [str(directory / "build.sh"), "--name", name]
     base = os.environ.get("BYOC_BASE_IMAGE", "byoc-base:bookworm")
     if docker("image", "inspect", base, check=False).returncode == 0:
         args += ["--base", base]
     built = subprocess.run(args, capture_output=True, text=True, timeout=1800, check=False)
     assert built.returncode == 0, built.stderr[-3000:]
-    return built.stdout.strip().splitlines()[-1]
+    tag = built.stdout.strip().splitlines()[-1]
+    version = tag.rsplit(":", 1)[1].split("-", 1)[0]  # NAME:VERSION-REVISION
+    docker("image", "rm", tag, f"{name}:{version}", check=False)
+    return f"{name}:latest"
 
 
 @pytest.mark.docker
