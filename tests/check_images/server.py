@@ -4,6 +4,7 @@ Loads for 1.5 s (/ping 503 meanwhile), then answers header-less numeric CSV with
 per row. Each DEFECT breaks exactly one rule of ``byoc check`` (see tests/test_check.py).
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -88,10 +89,8 @@ def load():
 
 
 def phone_home():
-    try:
+    with contextlib.suppress(OSError):
         socket.getaddrinfo("pypi.org", 443)
-    except OSError:
-        pass
 
 
 def main():
