@@ -81,7 +81,7 @@ FRAMEWORKS: dict[str, Framework] = {
         ),
         Framework(
             key="custom",
-            title="your own (numpy only)",
+            title="plain numpy",
             requirements=(),
             model_file="model.json",
             gpu="",

@@ -84,7 +84,9 @@ def render(framework: str, name: str, byoc_version: str, wheel: str | None) -> l
     context = {
         "name": name,
         "fw": spec,
+        "wheel": wheel,
         "byoc_version": byoc_version,
+        "byoc_install": "wheels/byoc-*.whl" if wheel else f"byoc=={byoc_version}",
         "byoc_spec": f"/tmp/wheels/{wheel}" if wheel else f"byoc=={byoc_version}",
     }
     files = []
