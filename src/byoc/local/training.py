@@ -141,7 +141,14 @@ def train(
             for container in containers:
                 if container in codes:
                     continue
-                state = docker("inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", container)
+                state = docker(
+                    "inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", container,
+                    check=False,
+                )  # fmt: skip
+                if state.returncode != 0:  # removed under us (e.g. by a caller's clean-up)
+                    _say(f"{container} is gone: {state.stderr.strip()[:200]}")
+                    codes[container] = 137
+                    continue
                 running, code = state.stdout.split()
                 if running == "false":
                     codes[container] = int(code)
