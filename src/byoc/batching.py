@@ -11,9 +11,12 @@ the model is idle, that request's thread becomes the *leader*: it takes the queu
 arrays that share its dtype and trailing shape (first come, first served) and waits
 for more while requests keep coming. The batch closes when it holds ``max_size``
 requests, when none has arrived for :data:`GAP_SECONDS` (0.2 ms: what a request that
-comes alone waits), or ``max_delay`` after the leader began. The leader then takes the
-handler slot, joins the arrays along axis 0, calls predict once and hands every request
-its own rows. One predict call runs at a time.
+comes alone waits), or ``max_delay`` after the leader began; after a batch that nobody
+joined, a leader that finds no other request waiting does not wait at all (measured on
+a 2-vCPU VM with the Keras example, the 0.2 ms wait added ~0.5 ms to each request of a
+lone client: the wait, then a slower predict on a core that had gone idle). The leader
+then takes the handler slot, joins the arrays along axis 0, calls predict once and hands
+every request its own rows. One predict call runs at a time.
 
 Requests whose data cannot be joined (not a numeric array of two or more dimensions, or
 another shape) are predicted alone, in turn. If joining or a joined call fails, every
