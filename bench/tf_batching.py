@@ -17,7 +17,7 @@ One more "off" keeps byoc's default of 8 threads, in case more threads only cost
 are against both offs in the same run; the target against the faster. Server CPU per
 request is printed next to the latencies: on a shared machine it varies less than req/s.
 
-    .venv/bin/python bench/tf_batching.py                      # ~4 minutes
+    .venv/bin/python bench/tf_batching.py                      # ~6 minutes
     .venv/bin/python bench/tf_batching.py --duration 10 --json tf.json
     .venv/bin/python bench/tf_batching.py --handler /tmp/old/inference.py   # before/after
 

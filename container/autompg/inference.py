@@ -6,7 +6,7 @@ missing field is a 400 that names it. Output: predicted MPG, one per record.
 
 Predictions go through ``predict_on_batch``, Keras's compiled predict step (~0.5 ms for
 1 to 32 rows on one core), not an eager ``model(x)`` call (~4 ms: every layer dispatched
-from Python) or ``model.predict`` (tens of ms: it builds a dataset per call). It is traced
+from Python) or ``model.predict`` (~0.1 s: it builds a dataset per call). It is traced
 at load, for one row and for any number of rows, so no request pays for a trace.
 """
 

@@ -108,8 +108,8 @@ class Batcher:
         self._timeout = timeout
         # One lock; each waiting request has a condition of its own on it, so a finished
         # batch wakes only its own requests (and the next leader), not every thread that
-        # waits: with 32 waiting and batches of 4, waking them all cost more CPU than the
-        # predict call saved.
+        # waits: with 32 waiting and batches of 4, waking them all cost about what
+        # batching saved (Keras example, 32 clients: no faster than batching off).
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)  # the leader: a request has queued
         self._queue: deque[_Item] = deque()
