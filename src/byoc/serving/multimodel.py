@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,8 @@ class MultiModelRegistry:
 
     def unload(self, name: str) -> None:
         self.copies.start()
-        if not self.manifest.remove(name):
+        if not self._forget(name):
             raise NotLoaded(f"model {name} is not loaded")
-        self.manifest.wake_all(os.getpid())
-        self.copies.drop(name)
         deadline = time.monotonic() + DELETE_TIMEOUT
         pause = 0.002
         while self.manifest.holders(name, os.getpid()):  # every worker has freed it
@@ -135,10 +134,14 @@ class MultiModelRegistry:
         return {"modelName": entry.name, "modelUrl": entry.url}
 
     # -- inside ------------------------------------------------------------------------
-    def _forget(self, name: str) -> None:
-        self.manifest.remove(name)
-        self.manifest.wake_all(os.getpid())
+    def _forget(self, name: str) -> bool:
+        """Take the model out of the manifest and out of this worker, and wake the other
+        workers so that they drop theirs; ``False`` if it was not in the manifest."""
+        removed = self.manifest.remove(name)
+        if removed:
+            self.manifest.wake_all(os.getpid())
         self.copies.drop(name)
+        return removed
 
     def _fallback_handlers(self) -> Handlers:
         if self._image_handlers is None:
@@ -146,12 +149,10 @@ class MultiModelRegistry:
         return self._image_handlers
 
     def _make_room(self) -> None:
-        while self._full():
-            if not self.settings.mme_evict:
-                raise InsufficientMemory(self._full_message())
-            entries = self.manifest.entries()
-            if not entries:
-                raise InsufficientMemory(self._full_message())
+        while (full := self._no_room()) is not None:
+            why, entries = full
+            if not self.settings.mme_evict or not entries:
+                raise InsufficientMemory(why)
             victim = min(entries, key=lambda entry: entry.used)
             log.info("evicting model %s (least recently used)", victim.name)
             try:
@@ -159,33 +160,29 @@ class MultiModelRegistry:
             except NotLoaded:
                 continue  # another worker evicted it first
 
-    def _projected(self) -> tuple[int, int]:
+    def _projected(self, entries: Sequence[Entry] | None = None) -> tuple[int, int]:
         """(bytes used now, bytes the copies not loaded yet will add)."""
         workers = self.manifest.live_workers()
         coming = 0
-        for entry in self.manifest.entries():
+        for entry in self.manifest.entries() if entries is None else entries:
             costs = [w.costs[entry.name] for w in workers if entry.name in w.costs]
             missing = sum(1 for w in workers if entry.name not in w.loaded)
             coming += max(costs, default=0) * missing
         return usage_bytes(), coming
 
-    def _full(self) -> bool:
+    def _no_room(self) -> tuple[str, Sequence[Entry]] | None:
+        """Why another model would not fit (and what is loaded), or ``None`` if it would;
+        the manifest and the usage are read once."""
+        entries = self.manifest.entries()
         limit = self.settings.mme_max_models
-        if limit and len(self.manifest.entries()) >= limit:
-            return True
-        return sum(self._projected()) > budget_bytes(self.settings.mme_memory_budget_mb)
-
-    def _full_message(self) -> str:
-        used, coming = self._projected()
+        used, coming = self._projected(entries)
         budget = budget_bytes(self.settings.mme_memory_budget_mb)
-        count = len(self.manifest.entries())
-        return (
-            f"no room for another model: {count} loaded, {used / 2**20:.0f} MiB used"
+        if not (limit and len(entries) >= limit) and used + coming <= budget:
+            return None
+        why = (
+            f"no room for another model: {len(entries)} loaded, {used / 2**20:.0f} MiB used"
             + (f" and {coming / 2**20:.0f} MiB on its way to workers" if coming else "")
             + f" of a {budget / 2**20:.0f} MiB budget"
-            + (
-                f", at most {self.settings.mme_max_models} models"
-                if self.settings.mme_max_models
-                else ""
-            )
+            + (f", at most {limit} models" if limit else "")
         )
+        return why, entries
