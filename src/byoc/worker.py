@@ -150,9 +150,7 @@ class ByocWorker(ThreadWorker):  # type: ignore[misc]
                 return
             if len(data) < RECV_SIZE:
                 break
-        if not state.registered:
-            self.poller.register(conn.sock, _EVENT_READ, partial(self._on_readable, conn))
-            state.registered = True
+        self._watch(conn, state)
 
     def _verdict(self, conn: TConn, state: _Reading) -> Verdict:
         verdict = state.scan.feed(state.buffer)
@@ -201,9 +199,7 @@ class ByocWorker(ThreadWorker):  # type: ignore[misc]
         state.draining = True
         state.buffer = bytearray()
         state.deadline = time.monotonic() + DRAIN_SECONDS
-        if not state.registered:
-            self.poller.register(conn.sock, _EVENT_READ, partial(self._on_readable, conn))
-            state.registered = True
+        self._watch(conn, state)
 
     def _send(self, conn: TConn, data: bytes) -> None:
         with contextlib.suppress(OSError):
@@ -229,6 +225,12 @@ class ByocWorker(ThreadWorker):  # type: ignore[misc]
                             "byte (BYOC_REQUEST_READ_TIMEOUT)"
                         ),
                     )
+
+    def _watch(self, conn: TConn, state: _Reading) -> None:
+        """Read more of this connection when it is readable (registered once)."""
+        if not state.registered:
+            self.poller.register(conn.sock, _EVENT_READ, partial(self._on_readable, conn))
+            state.registered = True
 
     def _forget(self, conn: TConn, state: _Reading) -> None:
         if state.registered:
