@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from byoc.check import RULES, CheckOptions, Outcome, Report, Status, run_check, select_rules
 from byoc.check.batch import split_answer
+from byoc.check.probe import Target
 from byoc.check.sniff import _attempt
 from byoc.cli import cli
 from byoc.local import docker
@@ -98,6 +99,19 @@ def test_sniffer_counts_lookups_and_connections_not_answers() -> None:
 
 
 # --- with Docker ----------------------------------------------------------------------
+
+
+def test_a_namespace_that_is_gone_is_an_os_error_every_time() -> None:
+    """A ``--network none`` container that exits takes its namespace with it: each socket
+    asked for afterwards is an OSError the health wait handles, not a broken pool."""
+    pid = 2**22 + 1  # above pid_max's ceiling: never a live process
+    target = Target("127.0.0.1", 8080, netns_pid=pid)
+    try:
+        for _ in range(2):
+            with pytest.raises(FileNotFoundError, match=f"/proc/{pid}/ns/net"):
+                target.new_socket()
+    finally:
+        target.close()
 
 
 @pytest.fixture(scope="module")

@@ -45,13 +45,23 @@ class Target:
     port: int
     netns_pid: int | None = None
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _joined: int | None = field(default=None, repr=False)
 
     def new_socket(self) -> socket.socket:
         if self.netns_pid is None:
             return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, initializer=join_netns, initargs=(self.netns_pid,))
-        return self._pool.submit(socket.socket, socket.AF_INET, socket.SOCK_STREAM).result()
+            self._pool = ThreadPoolExecutor(1)
+        return self._pool.submit(self._socket_in_namespace, self.netns_pid).result()
+
+    def _socket_in_namespace(self, pid: int) -> socket.socket:
+        """On the pool's one thread: join the namespace once, then make the socket. A
+        container that has exited has no namespace left: that is an ``OSError`` here (the
+        next call tries again), never a broken pool."""
+        if self._joined != pid:
+            join_netns(pid)
+            self._joined = pid
+        return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
     def connect(self, timeout: float) -> socket.socket:
         sock = self.new_socket()
