@@ -2,7 +2,11 @@
 # Build the byoc image for linux/amd64 (what SageMaker runs), tagged with the version and the
 # git revision. Prints the image name (NAME:VERSION-REVISION) on its last line.
 #
-#   container/build.sh [--base IMAGE] [--name NAME] [-- extra docker build args]
+#   container/build.sh [--base IMAGE] [--name NAME] [--serve-only] [-- extra docker build args]
+#
+# --serve-only builds the serving-only image instead (LiteRT and numpy, no TensorFlow; it
+# serves the model.tflite the full image's training writes), tagged
+# NAME:VERSION-REVISION-serve-only, NAME:VERSION-serve-only and NAME:serve-only.
 #
 # BASE_IMAGE defaults to python:3.11-slim-bookworm (Docker Hub). Where Docker Hub is out of
 # reach, .ci/docker-setup.sh builds a local Debian base and prints its name. PIP_CERT names
@@ -14,12 +18,14 @@ repo=$(cd "$here/.." && pwd)
 name=${BYOC_IMAGE_NAME:-byoc}
 base=${BASE_IMAGE:-}
 extra=()
+target=full
 while [ $# -gt 0 ]; do
     case "$1" in
         --base) base=$2; shift 2 ;;
         --name) name=$2; shift 2 ;;
+        --serve-only) target=serve-only; shift ;;
         --) shift; extra+=("$@"); break ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -37,11 +43,17 @@ if [ -z "$revision" ]; then
     fi
 fi
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-tag="$name:$version-$revision"
+if [ "$target" = full ]; then
+    suffix="" latest=latest
+else
+    suffix="-$target" latest=$target
+fi
+tag="$name:$version-$revision$suffix"
 
 args=(--platform linux/amd64
       --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "CREATED=$created"
-      -f "$here/Dockerfile" -t "$tag" -t "$name:$version" -t "$name:latest")
+      -f "$here/Dockerfile" --target "$target"
+      -t "$tag" -t "$name:$version$suffix" -t "$name:$latest")
 [ -n "$base" ] && args+=(--build-arg "BASE_IMAGE=$base")
 # Behind a TLS-inspecting proxy pip needs the proxy's CA (PIP_CERT, a CA bundle on this
 # machine): it goes in as a one-file image that only the Dockerfile's download stages read,
@@ -62,6 +74,6 @@ for proxy in HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy; do
     if [ -n "${!proxy:-}" ]; then args+=(--build-arg "$proxy"); fi
 done
 
-echo "building $tag (base: ${base:-python:3.11-slim-bookworm})" >&2
+echo "building $tag ($target; base: ${base:-python:3.11-slim-bookworm})" >&2
 docker build "${args[@]}" "${extra[@]}" "$repo" >&2
 echo "$tag"

@@ -65,4 +65,4 @@ def make_client(request: pytest.FixtureRequest, ml_root: Path) -> Iterator[Clien
 
 # Fixtures for the AWS tests (moto's server, a Docker registry), shared by several modules.
 from .aws_support import aws_env, moto_url, registry  # noqa: E402, F401
-from .docker_support import image, trained  # noqa: E402, F401
+from .docker_support import image, serve_only_image, trained  # noqa: E402, F401

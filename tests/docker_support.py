@@ -26,15 +26,19 @@ def require_docker() -> None:
     pytest.skip(message)
 
 
-def test_image() -> str:
-    """The image under test: $BYOC_TEST_IMAGE, else built now with container/build.sh."""
-    given = os.environ.get("BYOC_TEST_IMAGE")
+def test_image(serve_only: bool = False) -> str:
+    """The image under test: $BYOC_TEST_IMAGE (or, ``serve_only``, $BYOC_SERVE_ONLY_IMAGE),
+    else built now with container/build.sh."""
+    variable = "BYOC_SERVE_ONLY_IMAGE" if serve_only else "BYOC_TEST_IMAGE"
+    given = os.environ.get(variable)
     if given:
         if docker("image", "inspect", given, check=False).returncode != 0:
-            pytest.fail(f"BYOC_TEST_IMAGE={given} does not exist")
+            pytest.fail(f"{variable}={given} does not exist")
         return given
     base = os.environ.get("BYOC_BASE_IMAGE", "byoc-base:bookworm")
     args = [str(REPO / "container" / "build.sh"), "--name", "byoc-test"]
+    if serve_only:
+        args.append("--serve-only")
     if docker("image", "inspect", base, check=False).returncode == 0:
         args += ["--base", base]
     result = subprocess.run(args, capture_output=True, text=True, timeout=1800, check=False)
@@ -52,6 +56,13 @@ test_image.__test__ = False  # type: ignore[attr-defined]
 def image() -> str:
     require_docker()
     return test_image()
+
+
+@pytest.fixture(scope="session")
+def serve_only_image() -> str:
+    """The serving-only image (LiteRT, no TensorFlow): container/build.sh --serve-only."""
+    require_docker()
+    return test_image(serve_only=True)
 
 
 def new_job(root: Path, **hyperparameters: str) -> Path:

@@ -36,6 +36,17 @@ def test_default_tags_most_specific_first() -> None:
     assert default_tags({"Config": {}}, immutable=True) == ["latest"]  # nothing else to use
 
 
+def test_a_serve_only_image_never_takes_the_full_images_tags() -> None:
+    info = labels(version="1.2.0", revision="abc123")
+    info["Config"]["Labels"]["dev.byoc.variant"] = "serve-only"  # type: ignore[index]
+    assert default_tags(info, immutable=False) == [
+        "1.2.0-abc123-serve-only",
+        "1.2.0-serve-only",
+        "serve-only",
+    ]
+    assert default_tags(info, immutable=True) == ["1.2.0-abc123-serve-only"]
+
+
 @pytest.mark.parametrize("name", ["byoc", "team/byoc-model", "a.b_c-d/e"])
 def test_valid_repository_names(name: str) -> None:
     assert check_repository(name) == name

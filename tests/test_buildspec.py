@@ -94,7 +94,9 @@ def test_buildspec_phases_build_scan_and_push(
     listed = requests.get(
         f"http://{registry}/v2/{NAME}/tags/list", auth=("AWS", ECR_PASSWORD), timeout=10
     ).json()
-    assert sorted(listed["tags"]) == sorted([tag, "0.1.0", "latest"])
+    serve_only = [f"{tag}-serve-only", "0.1.0-serve-only", "serve-only"]
+    assert sorted(listed["tags"]) == sorted([tag, "0.1.0", "latest", *serve_only])
+    assert (source / "image-uri-serve-only.txt").read_text().strip() == f"{uri}-serve-only"
     (repo,) = moto_clients(moto_url)["ecr"].describe_repositories()["repositories"]  # type: ignore[attr-defined]
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
 
@@ -113,6 +115,9 @@ def test_buildspec_phases_build_scan_and_push(
     assert check_suite is not None and int(check_suite.get("tests", 0)) >= 15
     assert check_suite.get("failures") == "0", post[-3000:]
     assert "slow-clients" in post and "PASSED" in post
+    lite_suite = ET.parse(source / "reports" / "check-serve-only.xml").getroot().find("testsuite")
+    assert lite_suite is not None and int(lite_suite.get("tests", 0)) >= 15
+    assert lite_suite.get("failures") == "0", post[-3000:]
 
     sbom = json.loads((source / "sbom.cdx.json").read_text())
     assert (sbom["bomFormat"], sbom["metadata"]["component"]["type"]) == ("CycloneDX", "container")

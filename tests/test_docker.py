@@ -51,7 +51,8 @@ def test_training_writes_the_model_and_model_tar_gz(trained: Path) -> None:
     meta = json.loads((model / "metadata.json").read_text())
     assert meta["epochs_run"] >= 1 and meta["test_mae"] < 10
     with tarfile.open(trained / "output" / "model.tar.gz") as archive:
-        assert sorted(archive.getnames()) == ["metadata.json", "model.keras"]
+        assert sorted(archive.getnames()) == ["metadata.json", "model.keras", "model.tflite"]
+    assert 0 <= meta["litert_max_abs_diff"] <= 1e-3  # checked by training, on the test split
     assert model.stat().st_uid == 1000  # written by the image's non-root user
 
 

@@ -5,11 +5,16 @@ Runs under byoc's ``train`` (SageMaker's ``docker run IMAGE train``): data from
 checkpoints in ``SM_CHECKPOINT_DIR`` (resumed from the latest), the model and a
 ``metadata.json`` in ``SM_MODEL_DIR``, metric lines such as ``val_loss=1.23;`` on stdout.
 On SIGTERM (StopTrainingJob) it stops after the current batch, checkpoints and saves.
+
+Beside ``model.keras`` it writes ``model.tflite``, the same model for LiteRT (edge devices
+and the serving-only image), and fails the job if LiteRT's predictions of the test split
+differ from Keras's by more than ``--litert-tolerance`` mpg (default 1e-3).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -19,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from edge import LITE_FILE, export, max_difference
 from features import INPUTS, metadata, prepare
 
 from byoc.example import read_auto_mpg
@@ -45,6 +51,17 @@ def fraction(text: str) -> float:
     return value
 
 
+def tolerance(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+class ExportMismatch(RuntimeError):
+    """The LiteRT model does not predict what the Keras model predicts."""
+
+
 def layer_sizes(text: str) -> list[int]:
     sizes = [int(part) for part in text.strip("[]").replace(" ", "").split(",") if part]
     if not sizes or any(size <= 0 for size in sizes):
@@ -62,6 +79,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--test-split", "--test_split", type=fraction, default=0.2)
     parser.add_argument("--patience", type=positive_int, default=15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--litert-tolerance", "--litert_tolerance", type=tolerance, default=1e-3)
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAINING"))
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
     parser.add_argument(
@@ -99,6 +117,11 @@ def latest_checkpoint(directory: Path) -> tuple[Path, int] | None:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     data = find_data(args.train)
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ModuleNotFoundError(
+            "this image has no TensorFlow (a serving-only image, container/build.sh "
+            "--serve-only): train with the full image"
+        )
     started = time.perf_counter()
     import keras
     import tensorflow as tf
@@ -177,6 +200,16 @@ def main(argv: list[str]) -> int:
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     model.save(model_dir / MODEL_FILE)
+    lite_bytes = export(model, model_dir / LITE_FILE)
+    difference = max_difference(model, model_dir / LITE_FILE, x_test)
+    log_metrics(litert_max_abs_diff=difference)
+    if difference > args.litert_tolerance:
+        (model_dir / LITE_FILE).unlink()
+        raise ExportMismatch(
+            f"the LiteRT export predicts the {len(y_test)} test rows up to {difference:.3g} mpg "
+            f"away from the Keras model (allowed: {args.litert_tolerance:g}, "
+            "hyperparameter litert-tolerance); model.tflite was not kept"
+        )
     meta = metadata(
         fill,
         version=VERSION,
@@ -184,12 +217,18 @@ def main(argv: list[str]) -> int:
         epochs_run=initial_epoch + len(history.epoch),
         stopped_early=bool(stop["requested"]),
         test_mae=test_mae,
+        litert_max_abs_diff=difference,
+        litert_bytes=lite_bytes,
         train_seconds=round(time.perf_counter() - started, 2),
         tf_import_seconds=round(import_seconds, 2),
         hyperparameters={k: v for k, v in vars(args).items() if k not in _PATH_ARGS},
     )
     (model_dir / "metadata.json").write_text(json.dumps(meta, indent=1) + "\n")
-    print(f"saved {model_dir / MODEL_FILE}: test MAE {test_mae:.3f} mpg", flush=True)
+    print(
+        f"saved {model_dir / MODEL_FILE}: test MAE {test_mae:.3f} mpg; {LITE_FILE} "
+        f"({lite_bytes} bytes) within {difference:.2g} mpg of it",
+        flush=True,
+    )
     return 0
 
 

@@ -24,7 +24,9 @@ from .errors import AwsError, InputError, client_error, error_code
 from .progress import Reporter
 from .validate import check_repository, check_tag
 
-__all__ = ["PushResult", "default_tags", "inspect_image", "login", "push_image"]
+__all__ = ["VARIANT_LABEL", "PushResult", "default_tags", "inspect_image", "login", "push_image"]
+
+VARIANT_LABEL = "dev.byoc.variant"  # which image of container/Dockerfile: full or serve-only
 
 PLATFORM = "linux/amd64"
 _LAYER_LINE = re.compile(r"^([0-9a-f]{12}): (Pushed|Layer already exists|Mounted from .*)$")
@@ -64,18 +66,24 @@ def inspect_image(image: str) -> dict[str, Any]:
 
 def default_tags(info: dict[str, Any], immutable: bool) -> list[str]:
     """VERSION-REVISION, VERSION (from the image's labels) and ``latest``; only the first
-    for immutable tags. The first, most specific one is the URI to deploy."""
+    for immutable tags. The first, most specific one is the URI to deploy. An image of
+    another variant (label ``dev.byoc.variant``, e.g. ``serve-only``) gets the same tags
+    with ``-VARIANT`` and ``VARIANT`` for ``latest``, as container/build.sh tags it: it
+    never takes the full image's tags in a shared repository."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     tags = []
     version = labels.get("org.opencontainers.image.version")
     revision = labels.get("org.opencontainers.image.revision")
+    variant = labels.get(VARIANT_LABEL) or "full"
+    suffix = "" if variant == "full" else f"-{variant}"
     if revision and revision != "unknown":
-        tags.append(f"{version}-{revision}" if version else revision)
+        tags.append(f"{version}-{revision}{suffix}" if version else f"{revision}{suffix}")
     if version:
-        tags.append(version)
+        tags.append(f"{version}{suffix}")
+    latest = "latest" if variant == "full" else variant
     if immutable:  # only the tag that is new with each commit can be pushed again
-        return [check_tag(tag) for tag in tags[:1]] or ["latest"]
-    tags.append("latest")
+        return [check_tag(tag) for tag in tags[:1]] or [latest]
+    tags.append(latest)
     return [check_tag(tag) for tag in dict.fromkeys(tags)]
 
 
