@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -16,9 +17,6 @@ from typing import Any
 
 import click
 
-from .cli_check import check_command
-from .cli_init import init_command
-from .cli_local import local
 from .errors import SettingsError
 from .paths import MLPaths
 from .settings import Settings
@@ -43,7 +41,37 @@ def load_settings(**overrides: Any) -> Settings:
     return replace(settings, **given)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in modules of their own, imported when one of them is run (or
+# listed by --help): every container start runs `byoc serve`, which needs none of them.
+LAZY_COMMANDS = {
+    "check": ".cli_check:check_command",
+    "init": ".cli_init:init_command",
+    "local": ".cli_local:local",
+    "login": ".cli_aws:login",
+    "push": ".cli_aws:push",
+    "package": ".cli_aws:package",
+    "deploy": ".cli_deploy:deploy",
+    "invoke": ".cli_deploy:invoke",
+    "delete": ".cli_deploy:delete",
+    "transform": ".cli_jobs:transform",
+    "marketplace": ".cli_jobs:marketplace",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in LAZY_COMMANDS:
+            return super().get_command(ctx, name)
+        module, attribute = LAZY_COMMANDS[name].split(":")
+        command = getattr(importlib.import_module(module, __package__), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """byoc: SageMaker-compatible model containers."""
 
@@ -78,11 +106,6 @@ def train(ml_root: str | None) -> None:
     configure(settings.log_level, settings.log_format)
     paths = MLPaths(Path(ml_root)) if ml_root else settings.paths
     sys.exit(run_training(paths))
-
-
-cli.add_command(local)
-cli.add_command(check_command)
-cli.add_command(init_command)
 
 
 SAMPLE_CSV = "4,140,86,2790,15.6,82,1\n8,350,165,3693,11.5,70,1\n"
@@ -169,7 +192,4 @@ def demo(port: int, once: bool) -> None:
 
 
 def main() -> None:
-    from .cli_aws import register
-
-    register(cli)
     cli()

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["register"]
+__all__ = ["login", "package", "push"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,11 +170,3 @@ def package(
         upload_file(aws, archive.path, target, reporter)
         data["uri"] = str(target)
     reporter.result(data, data.get("uri", str(archive.path)))
-
-
-def register(cli: click.Group) -> None:
-    from .cli_deploy import delete, deploy, invoke
-    from .cli_jobs import marketplace, transform
-
-    for command in (login, push, package, deploy, invoke, delete, transform, marketplace):
-        cli.add_command(command)
