@@ -158,6 +158,31 @@ def test_chunked_pipelined_and_expect_continue_requests_are_served(ml_root: Path
             assert (status, json.loads(body)) == (200, [8.0])
 
 
+@pytest.mark.process
+def test_a_kept_alive_connection_never_holds_the_only_thread(ml_root: Path) -> None:
+    """After an answer the thread waits a moment for the next request on that connection
+    and serves it when it is whole; half a request goes back to the event loop, so one
+    thread still answers another client at once."""
+    write_handler(ml_root, HANDLER)
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "BYOC_THREADS": "1"}
+    one = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+    with ServerProcess(ml_root, env=env) as server:
+        server.wait_healthy()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            for n in range(40):  # whole requests straight after each answer
+                sock.sendall(one + b"Content-Length: 4\r\n\r\n%d,1\n" % (n % 10))
+                status, _, body = _read_reply(sock)
+                assert (status, json.loads(body)) == (200, [float(n % 10 + 1)])
+            sock.sendall(one + b"Content-Length: 4\r\n\r\n2,")  # then half of one, and stop
+            for _ in range(3):
+                started = time.monotonic()
+                assert requests.get(server.url + "/ping", timeout=2).status_code == 200
+                assert time.monotonic() - started < 1
+            sock.sendall(b"2\n")
+            status, _, body = _read_reply(sock)
+            assert (status, json.loads(body)) == (200, [4.0])
+
+
 def test_the_scan_finds_where_a_request_ends() -> None:
     head = b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
     scan = RequestScan(limit=100, buffer_cap=50)
