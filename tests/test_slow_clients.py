@@ -203,3 +203,32 @@ def test_the_scan_finds_where_a_request_ends() -> None:
         assert (
             RequestScan(100, 50).feed(b"POST / HTTP/1.1\r\n" + odd + b"\r\n\r\n") is Verdict.READY
         )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: 7",
+        b"content-length:7",
+        b"CONTENT-LENGTH: \t7 ",
+        b"Host: x\r\nX-Content-Length: 9\r\nContent-Length: 7",
+        b"Content-Length: 7\r\nContent-Length: 7",
+        b"Content-Length: 7\r\nExpect: 100-continue",
+        b"Content-Length: 7\r\nTransfer-Encoding: chunked",
+        b"Content-Length: +7",
+        b"Content-Length: \xd9\xa7",  # an Arabic-Indic seven: not a length
+        b"Content-Length : 7",
+        b"Host: content-length:",
+        b"Host: x",
+    ],
+)
+def test_the_quick_look_at_a_head_agrees_with_reading_it_line_by_line(
+    headers: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = b"POST /invocations HTTP/1.1\r\n" + headers + b"\r\n\r\n1234567"
+    seen = []
+    for _ in range(2):  # with the quick look, then without it
+        scan = RequestScan(limit=100, buffer_cap=50)
+        seen.append((scan.feed(raw[:-3]), scan.feed(raw), scan.length, scan.expects_continue))
+        monkeypatch.setattr("byoc.request_scan._plain_length", lambda head: None)
+    assert seen[0] == seen[1]

@@ -54,9 +54,14 @@ class RequestScan:
         if end < 0:
             return Verdict.HEAD_TOO_LARGE if len(buffer) > MAX_HEAD else Verdict.MORE
         self.head_end = self._pos = end + 4
+        head = bytes(buffer[:end]).lower()
+        length = _plain_length(head)
+        if length is not None:  # the usual head: one Content-Length, no other framing
+            self.length = length
+            return Verdict.TOO_LARGE if length > self.limit else None
         lengths: list[str] = []
         codings: list[str] = []
-        for line in bytes(buffer[:end]).decode("latin-1").split("\r\n")[1:]:
+        for line in head.decode("latin-1").split("\r\n")[1:]:
             name, _, value = line.partition(":")
             name = name.strip().lower()
             if name == "content-length":
@@ -111,5 +116,18 @@ class RequestScan:
         return Verdict.MORE
 
 
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
+def _plain_length(head: bytes) -> int | None:
+    """The Content-Length of a lower-cased head that names it once, as a header of its
+    own, and has no other framing header (no transfer-encoding, no expect); else None,
+    and the head is read line by line. Any other mention of those names (another header
+    containing them, a second Content-Length) takes the line-by-line way too."""
+    if b"transfer-encoding" in head or b"expect" in head:
+        return None
+    at = head.find(b"\r\ncontent-length:")
+    if at < 0 or head.count(b"content-length") != 1:
+        return None
+    start = at + len(b"\r\ncontent-length:")
+    stop = head.find(b"\r\n", start)
+    value = head[start:] if stop < 0 else head[start:stop]
+    value = value.strip(b" \t")
+    return int(value) if value.isdigit() and value.isascii() else None
