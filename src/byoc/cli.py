@@ -67,7 +67,8 @@ class LazyGroup(click.Group):
             return super().get_command(ctx, name)
         module, attribute = LAZY_COMMANDS[name].split(":")
         command = getattr(importlib.import_module(module, __package__), attribute)
-        assert isinstance(command, click.Command)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{LAZY_COMMANDS[name]} is not a click command")
         return command
 
 
