@@ -150,6 +150,7 @@ def test_jsonlines_round_trip() -> None:
     assert lines.decode(b'{"a":1}\n{"a":2}', mt("application/jsonlines")) == [{"a": 1}, {"a": 2}]
     assert lines.encode(np.array([1, 2])) == b"1\n2\n"
     assert lines.encode({"a": 1}) == b'{"a": 1}\n'
+    assert lines.encode(np.array([])) == lines.encode([]) == b""  # no record, no (empty) line
     with pytest.raises(BadRequest, match="line 2"):
         lines.decode(b"1\n{", mt("application/jsonlines"))
 

@@ -32,6 +32,8 @@ class JsonLinesCodec:
         if isinstance(rows, dict) or not hasattr(rows, "__iter__") or isinstance(rows, str):
             rows = [rows]
         lines = [dumps(row, "JSON Lines") for row in rows]
+        if not lines:  # no record: no line (a lone "\n" would be an empty, invalid line)
+            return b""
         return ("\n".join(lines) + "\n").encode()
 
 
