@@ -61,15 +61,15 @@ class RequestScan:
             return Verdict.TOO_LARGE if length > self.limit else None
         lengths: list[str] = []
         codings: list[str] = []
-        for line in head.decode("latin-1").split("\r\n")[1:]:
+        for line in head.decode("latin-1").split("\r\n")[1:]:  # lower-cased above
             name, _, value = line.partition(":")
-            name = name.strip().lower()
+            name = name.strip()
             if name == "content-length":
                 lengths.append(value.strip())
             elif name == "transfer-encoding":
-                codings.extend(c.strip().lower() for c in value.split(",") if c.strip())
+                codings.extend(c.strip() for c in value.split(",") if c.strip())
             elif name == "expect":
-                self.expects_continue = value.strip().lower() == "100-continue"
+                self.expects_continue = value.strip() == "100-continue"
         if codings:
             if lengths or codings[-1] != "chunked":
                 return Verdict.READY  # ambiguous framing: gunicorn refuses it
