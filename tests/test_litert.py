@@ -20,7 +20,8 @@ HANDLER = str(PROGRAM_DIR / "inference.py")
 TOLERANCE = 1e-3
 
 
-def _csv(rows: np.ndarray) -> str:
+def csv_rows(rows: np.ndarray) -> str:
+    """Header-less CSV of feature rows, an unknown value (NaN) as an empty field."""
     return "".join(
         ",".join("" if np.isnan(v) else repr(float(v)) for v in row) + "\n" for row in rows
     )
@@ -55,7 +56,7 @@ def test_both_runtimes_answer_every_row_alike(
         check_predictions(client, trained=False)  # the same CSV / JSON contract and 400s
         response = client.post(
             "/invocations",
-            data=_csv(rows),
+            data=csv_rows(rows),
             headers={"Content-Type": "text/csv", "Accept": "application/json"},
         )
         assert response.status_code == 200, response.data

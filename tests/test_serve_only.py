@@ -17,6 +17,7 @@ from byoc.local import Endpoint, docker, start_endpoint, train
 from .docker_support import new_job
 from .server import REPO
 from .test_example import DATA
+from .test_litert import csv_rows
 
 pytestmark = pytest.mark.docker
 
@@ -26,11 +27,6 @@ RECORD = (REPO / "local_test" / "payloads" / "cars.json").read_bytes()
 
 def _size(image: str) -> int:
     return int(json.loads(docker("image", "inspect", image).stdout)[0]["Size"])
-
-
-def _csv(rows: np.ndarray) -> bytes:
-    lines = (",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in rows)
-    return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +63,7 @@ def test_it_answers_as_the_full_image_does(endpoints: dict[str, Endpoint]) -> No
     rows, _ = read_auto_mpg(DATA)  # 398 rows, 6 with an unknown horsepower
     answers = {}
     for name, endpoint in endpoints.items():
-        status, body = endpoint.invoke(_csv(rows), "text/csv", "application/json")
+        status, body = endpoint.invoke(csv_rows(rows).encode(), "text/csv", "application/json")
         assert status == 200, (name, body)
         answers[name] = np.asarray(json.loads(body))
         status, body = endpoint.invoke(RECORD, "application/json", "application/json")
