@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from byoc.settings import cpu_count
 
 __all__ = ["LITE_FILE", "LiteRTModel", "export", "max_difference"]
 
@@ -77,6 +78,5 @@ def max_difference(keras_model: Any, path: Path, inputs: np.ndarray) -> float:
     """The largest absolute difference between Keras's and LiteRT's predictions of
     ``inputs`` (prepared rows), in the target's unit (mpg)."""
     expected = np.asarray(keras_model.predict_on_batch(inputs)).reshape(-1)
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    actual = LiteRTModel(path, threads).predict_on_batch(inputs)
+    actual = LiteRTModel(path, cpu_count()).predict_on_batch(inputs)
     return float(np.max(np.abs(expected - actual))) if len(inputs) else 0.0

@@ -29,6 +29,7 @@ from edge import LITE_FILE, LiteRTModel
 from features import FEATURES, prepare
 
 from byoc.example.handler import input_fn  # the same CSV / JSON record parsing
+from byoc.settings import cpu_count
 
 __all__ = ["input_fn", "model_fn", "predict_fn", "runtime"]
 
@@ -51,9 +52,8 @@ def tf_threads() -> int:
     """Threads for one TensorFlow op: this worker's share of the CPUs it may run on
     (SageMaker instances get one worker per CPU, so 1), not TF's default of every CPU
     for every worker."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS", "").strip()
-    share = (cpus or 1) // int(workers) if workers.isdigit() and int(workers) > 0 else 1
+    share = cpu_count() // int(workers) if workers.isdigit() and int(workers) > 0 else 1
     return max(1, share)
 
 
